@@ -1,0 +1,244 @@
+"""The gateway's tables (SQLAlchemy 2 declarative). Times are integer nanoseconds (UTC).
+
+Personal data is held encrypted (``*_enc`` columns, AES-GCM with a key id, see
+``gateway.privacy.crypto``); what stays plain is what policy and routing need and is not
+identifying on its own. Append-only tables (ledger, consent and referral events) are never
+updated in place.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class Case(Base):
+    __tablename__ = "cases"
+
+    case_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    office_id: Mapped[str] = mapped_column(String(100), index=True)
+    # HMAC of the resident id under the index key: finds a person's cases without storing the id.
+    subject_index: Mapped[str] = mapped_column(String(80), index=True)
+    street: Mapped[str] = mapped_column(String(100))
+    birth_date: Mapped[str] = mapped_column(String(10))  # needed on every call for age rules
+    lacks_capacity: Mapped[bool] = mapped_column(Boolean, default=False)
+    payload_enc: Mapped[bytes] = mapped_column(LargeBinary)  # the whole case, encrypted
+    key_id: Mapped[str] = mapped_column(String(40))
+    created_at_ns: Mapped[int] = mapped_column(BigInteger)
+
+
+class Consent(Base):
+    """A consent record as signed; immutable. Its state is the latest of its events."""
+
+    __tablename__ = "consents"
+
+    consent_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    case_id: Mapped[str] = mapped_column(ForeignKey("cases.case_id"), index=True)
+    recipient_org: Mapped[str] = mapped_column(String(100), index=True)
+    purpose: Mapped[str] = mapped_column(String(100))
+    grantor_kind: Mapped[str] = mapped_column(String(20))
+    categories_json: Mapped[str] = mapped_column(Text)
+    fields_json: Mapped[str] = mapped_column(Text)
+    access_mode: Mapped[str] = mapped_column(String(10))
+    valid_from_ns: Mapped[int] = mapped_column(BigInteger)
+    valid_until_ns: Mapped[int] = mapped_column(BigInteger)
+    retention_days: Mapped[int] = mapped_column(Integer)
+    supersedes: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    recorded_by_org: Mapped[str] = mapped_column(String(100))
+    recorded_by_actor: Mapped[str] = mapped_column(String(100))
+    recorded_at_ns: Mapped[int] = mapped_column(BigInteger)
+    # The canonical signed record (grantor and evidence inside it), encrypted at rest.
+    record_enc: Mapped[bytes] = mapped_column(LargeBinary)
+    key_id: Mapped[str] = mapped_column(String(40))
+    signature: Mapped[str] = mapped_column(String(200))
+    signing_key_id: Mapped[str] = mapped_column(String(80))
+
+
+class ConsentEvent(Base):
+    __tablename__ = "consent_events"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    consent_id: Mapped[str] = mapped_column(ForeignKey("consents.consent_id"), index=True)
+    event: Mapped[str] = mapped_column(String(30))
+    at_ns: Mapped[int] = mapped_column(BigInteger)
+    org: Mapped[str] = mapped_column(String(100))
+    actor: Mapped[str] = mapped_column(String(100))
+    reason: Mapped[str] = mapped_column(Text, default="")
+
+
+class Referral(Base):
+    __tablename__ = "referrals"
+
+    referral_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    case_id: Mapped[str] = mapped_column(ForeignKey("cases.case_id"), index=True)
+    from_org: Mapped[str] = mapped_column(String(100), index=True)
+    to_org: Mapped[str] = mapped_column(String(100), index=True)
+    consent_id: Mapped[str] = mapped_column(ForeignKey("consents.consent_id"), index=True)
+    purpose: Mapped[str] = mapped_column(String(100))
+    state: Mapped[str] = mapped_column(String(30))
+    fast_track: Mapped[bool] = mapped_column(Boolean, default=False)
+    note_enc: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    key_id: Mapped[str] = mapped_column(String(40))
+    created_at_ns: Mapped[int] = mapped_column(BigInteger)
+    updated_at_ns: Mapped[int] = mapped_column(BigInteger)
+    respond_by_ns: Mapped[int] = mapped_column(BigInteger)
+
+
+class ReferralEvent(Base):
+    __tablename__ = "referral_events"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    referral_id: Mapped[str] = mapped_column(ForeignKey("referrals.referral_id"), index=True)
+    state: Mapped[str] = mapped_column(String(30))
+    at_ns: Mapped[int] = mapped_column(BigInteger)
+    org: Mapped[str] = mapped_column(String(100))
+    actor: Mapped[str] = mapped_column(String(100))
+    reason: Mapped[str] = mapped_column(Text, default="")
+
+
+class Notification(Base):
+    """What a recipient must act on: a withdrawal or expiry of a consent it received data under."""
+
+    __tablename__ = "notifications"
+
+    notification_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    org: Mapped[str] = mapped_column(String(100), index=True)
+    kind: Mapped[str] = mapped_column(String(30))
+    consent_id: Mapped[str] = mapped_column(ForeignKey("consents.consent_id"), index=True)
+    subject: Mapped[str] = mapped_column(String(80))  # the recipient's pseudonym
+    created_at_ns: Mapped[int] = mapped_column(BigInteger)
+    delete_by_ns: Mapped[int] = mapped_column(BigInteger)
+
+
+class DeletionAttestation(Base):
+    __tablename__ = "deletion_attestations"
+
+    notification_id: Mapped[str] = mapped_column(
+        ForeignKey("notifications.notification_id"), primary_key=True
+    )
+    attested_at_ns: Mapped[int] = mapped_column(BigInteger)
+    actor: Mapped[str] = mapped_column(String(100))
+    statement: Mapped[str] = mapped_column(Text, default="")
+
+
+class Release(Base):
+    """That a recipient received data under a consent (who must be told on withdrawal)."""
+
+    __tablename__ = "releases"
+    __table_args__ = (UniqueConstraint("consent_id", "org", name="uq_releases_consent_org"),)
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    consent_id: Mapped[str] = mapped_column(ForeignKey("consents.consent_id"), index=True)
+    org: Mapped[str] = mapped_column(String(100))
+    first_at_ns: Mapped[int] = mapped_column(BigInteger)
+
+
+class IdempotentRequest(Base):
+    """A mutating call's request id and its response, so a retry returns the same result."""
+
+    __tablename__ = "idempotent_requests"
+
+    org: Mapped[str] = mapped_column(String(100), primary_key=True)
+    request_id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    method: Mapped[str] = mapped_column(String(200))
+    request_digest: Mapped[str] = mapped_column(String(64))
+    response: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at_ns: Mapped[int] = mapped_column(BigInteger)
+
+
+class RevokedCertificate(Base):
+    __tablename__ = "revoked_certificates"
+
+    fingerprint: Mapped[str] = mapped_column(String(64), primary_key=True)  # SHA-256 of the DER
+    revoked_at_ns: Mapped[int] = mapped_column(BigInteger)
+    reason: Mapped[str] = mapped_column(Text, default="")
+
+
+class LedgerEntry(Base):
+    """One exchange. Rows are queued with ``idx`` NULL in the call's own transaction; the
+    sequencer assigns ``idx`` (the position in the Merkle tree) and signs checkpoints."""
+
+    __tablename__ = "ledger_entries"
+    __table_args__ = (
+        Index("ix_ledger_entries_subject_at", "subject", "at_ns"),
+        Index("ix_ledger_entries_org_at", "org", "at_ns"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    idx: Mapped[int | None] = mapped_column(BigInteger, unique=True, nullable=True)
+    at_ns: Mapped[int] = mapped_column(BigInteger, index=True)
+    org: Mapped[str] = mapped_column(String(100))
+    role: Mapped[str] = mapped_column(String(20))
+    actor: Mapped[str] = mapped_column(String(100))
+    method: Mapped[str] = mapped_column(String(200))
+    subject: Mapped[str] = mapped_column(String(80), default="")
+    outcome: Mapped[str] = mapped_column(String(30))
+    reason: Mapped[str] = mapped_column(Text, default="")
+    entry_json: Mapped[str] = mapped_column(Text)
+    leaf_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+
+
+class LedgerState(Base):
+    """The sequencer's state: one row. Locked while sequencing, so one sequencer at a time."""
+
+    __tablename__ = "ledger_state"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    tree_size: Mapped[int] = mapped_column(BigInteger, default=0)
+    compact_range_json: Mapped[str] = mapped_column(Text, default="[]")
+    root_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+
+
+class LedgerCheckpoint(Base):
+    __tablename__ = "ledger_checkpoints"
+
+    tree_size: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    root_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+    note: Mapped[str] = mapped_column(Text)
+    created_at_ns: Mapped[int] = mapped_column(BigInteger)
+
+
+class Project(Base):
+    __tablename__ = "projects"
+
+    project_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    org_id: Mapped[str] = mapped_column(String(100), index=True)
+    body_json: Mapped[str] = mapped_column(Text)
+    created_at_ns: Mapped[int] = mapped_column(BigInteger)
+
+
+class ReverseReferral(Base):
+    __tablename__ = "reverse_referrals"
+
+    reverse_referral_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    from_org: Mapped[str] = mapped_column(String(100), index=True)
+    to_office: Mapped[str] = mapped_column(String(100), index=True)
+    state: Mapped[str] = mapped_column(String(30))
+    payload_enc: Mapped[bytes] = mapped_column(LargeBinary)
+    key_id: Mapped[str] = mapped_column(String(40))
+    created_at_ns: Mapped[int] = mapped_column(BigInteger)
+    updated_at_ns: Mapped[int] = mapped_column(BigInteger)

@@ -1,0 +1,1 @@
+"""Generated Python code for the AidBridge API (package ``aidbridge.v1``)."""
