@@ -1,0 +1,201 @@
+"""The one place that builds a ledger entry (DESIGN.md, "The ledger").
+
+An ``Exchange`` records one gateway call, allowed or denied: when, who, what, why, the outcome
+and digests of request and response; never plain personal data (the subject is already a ledger
+pseudonym). ``canonical_entry`` turns it into the exact bytes that are hashed into the Merkle
+tree: JSON with sorted keys, no whitespace, UTF-8 (not ASCII-escaped), integers in decimal, and a
+``"v": 1`` format version. ``append`` queues the entry in the caller's own transaction, so the
+exchange and its entry commit together or not at all ("no entry, no exchange").
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import insert
+from sqlalchemy.orm import Session
+
+from gateway.errors import InvalidArgument
+from gateway.ledger.rfc9162 import leaf_hash
+from gateway.store.models import LedgerEntry
+
+FORMAT_VERSION = 1
+
+# gRPC status code names (grpc.StatusCode), spelled out so domain code need not import grpc.
+OUTCOMES = frozenset(
+    {
+        "OK",
+        "CANCELLED",
+        "UNKNOWN",
+        "INVALID_ARGUMENT",
+        "DEADLINE_EXCEEDED",
+        "NOT_FOUND",
+        "ALREADY_EXISTS",
+        "PERMISSION_DENIED",
+        "RESOURCE_EXHAUSTED",
+        "FAILED_PRECONDITION",
+        "ABORTED",
+        "OUT_OF_RANGE",
+        "UNIMPLEMENTED",
+        "INTERNAL",
+        "UNAVAILABLE",
+        "DATA_LOSS",
+        "UNAUTHENTICATED",
+    }
+)
+
+# Widths of the plain columns of ``ledger_entries``; PostgreSQL would refuse a longer value at
+# commit, so refuse it here with a message that names the field.
+_COLUMN_WIDTHS = {"org": 100, "role": 20, "actor": 100, "method": 200, "subject": 80}
+_TEXT_FIELDS = (
+    "org",
+    "role",
+    "actor",
+    "cert_fingerprint",
+    "method",
+    "subject",
+    "purpose",
+    "consent_id",
+    "decision_id",
+    "bundle_revision",
+    "outcome",
+    "reason",
+    "request_digest",
+    "response_digest",
+)
+_DIGEST = re.compile(r"[0-9a-f]{64}")
+
+PLAIN_COLUMNS = ("at_ns", "org", "role", "actor", "method", "subject", "outcome", "reason")
+"""Entry fields copied into columns of their own for queries; verify checks they agree."""
+
+
+class LedgerEntryError(InvalidArgument):
+    """An exchange cannot be written to the ledger as given."""
+
+
+@dataclass(frozen=True)
+class Exchange:
+    at_ns: int
+    org: str
+    role: str
+    actor: str
+    cert_fingerprint: str
+    method: str
+    subject: str = ""  # ledger pseudonym of the subject ("" if none)
+    purpose: str = ""
+    consent_id: str = ""
+    consent_version: int = 0
+    decision_id: str = ""
+    bundle_revision: str = ""
+    fields_released: tuple[tuple[str, str], ...] = ()  # (field, transform)
+    outcome: str = "OK"  # "OK" or a gRPC status name
+    reason: str = ""
+    request_digest: str = ""  # hex SHA-256 of the serialised request
+    response_digest: str = ""  # hex SHA-256 of the serialised response
+
+
+def _check(ex: Exchange) -> None:
+    for name in ("at_ns", "consent_version"):
+        value = getattr(ex, name)
+        if type(value) is not int or value < 0:
+            raise LedgerEntryError(
+                f"expected {name} to be an integer ≥ 0, found {value!r}", field=name
+            )
+    for name in _TEXT_FIELDS:
+        if not isinstance(getattr(ex, name), str):
+            raise LedgerEntryError(
+                f"expected {name} to be text, found {type(getattr(ex, name)).__name__}", field=name
+            )
+    for name, width in _COLUMN_WIDTHS.items():
+        value = getattr(ex, name)
+        if len(value) > width:
+            raise LedgerEntryError(
+                f"expected {name} of at most {width} characters, found {len(value)}", field=name
+            )
+    # Only the method is required: a call refused before its caller is known still leaves an
+    # entry, with whatever identity there was.
+    if not ex.method:
+        raise LedgerEntryError("expected a non-empty method", field="method")
+    if ex.outcome not in OUTCOMES:
+        raise LedgerEntryError(
+            f"expected outcome 'OK' or a gRPC status name, found {ex.outcome!r}", field="outcome"
+        )
+    for name in ("request_digest", "response_digest"):
+        value = getattr(ex, name)
+        if value and not _DIGEST.fullmatch(value):
+            raise LedgerEntryError(
+                f"expected {name} to be 64 lowercase hex digits or empty, found {value!r}",
+                field=name,
+            )
+    for pos, pair in enumerate(ex.fields_released):
+        if len(pair) != 2 or not all(isinstance(part, str) and part for part in pair):
+            raise LedgerEntryError(
+                f"expected fields_released[{pos}] to be (field, transform), found {pair!r}",
+                field="fields_released",
+            )
+
+
+def _as_document(ex: Exchange) -> dict[str, Any]:
+    return {
+        "v": FORMAT_VERSION,
+        "at_ns": ex.at_ns,
+        "org": ex.org,
+        "role": ex.role,
+        "actor": ex.actor,
+        "cert_fingerprint": ex.cert_fingerprint,
+        "method": ex.method,
+        "subject": ex.subject,
+        "purpose": ex.purpose,
+        "consent_id": ex.consent_id,
+        "consent_version": ex.consent_version,
+        "decision_id": ex.decision_id,
+        "bundle_revision": ex.bundle_revision,
+        "fields_released": [[field, transform] for field, transform in ex.fields_released],
+        "outcome": ex.outcome,
+        "reason": ex.reason,
+        "request_digest": ex.request_digest,
+        "response_digest": ex.response_digest,
+    }
+
+
+def canonical_json(document: dict[str, Any]) -> str:
+    return json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def canonical_entry(ex: Exchange) -> bytes:
+    """The entry exactly as hashed into the tree."""
+    _check(ex)
+    try:
+        return canonical_json(_as_document(ex)).encode("utf-8")
+    except (TypeError, UnicodeEncodeError) as exc:
+        # A non-text value, or a lone surrogate that has no UTF-8 form.
+        raise LedgerEntryError(f"expected text fields encodable as UTF-8: {exc}") from exc
+
+
+def append(session: Session, ex: Exchange) -> None:
+    """Queue the exchange's entry (``idx`` NULL) in the caller's transaction; the sequencer
+    gives it a position later. The caller commits."""
+    entry = canonical_entry(ex)
+    # A bulk INSERT rather than session.add: one statement, no unit-of-work bookkeeping, which is
+    # most of an append's cost besides the commit itself.
+    session.execute(
+        insert(LedgerEntry),
+        [
+            {
+                "idx": None,
+                "at_ns": ex.at_ns,
+                "org": ex.org,
+                "role": ex.role,
+                "actor": ex.actor,
+                "method": ex.method,
+                "subject": ex.subject,
+                "outcome": ex.outcome,
+                "reason": ex.reason,
+                "entry_json": entry.decode("utf-8"),
+                "leaf_hash": leaf_hash(entry),
+            }
+        ],
+    )
