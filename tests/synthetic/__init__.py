@@ -1,0 +1,1 @@
+"""Tests of the synthetic people in hardship."""
