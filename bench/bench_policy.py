@@ -1,0 +1,183 @@
+"""Policy decision benchmark: the embedded engine vs the remote engine, in one run.
+
+Measures decisions/s and p50/p99 latency of ``engine.decide`` on the real bundle (policies/) for
+  * embedded regopy, one thread;
+  * embedded regopy, N threads, one interpreter per thread sharing the compiled bundle
+    (what EmbeddedEngine does) vs one interpreter behind a lock;
+  * the remote engine against the local OPA Data-API server (tests/policy/opa_data_api.py),
+    which adds HTTP and JSON on both sides.
+Target (DESIGN.md): p99 <= 1 ms in process. Run: .venv/bin/python bench/bench_policy.py
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import threading
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import regopy
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from gateway.policy.bundle import (  # noqa: E402
+    DECISION_ENTRYPOINT,
+    compile_decision_bundle,
+    evaluate_entrypoint,
+    read_bundle,
+)
+from gateway.policy.embedded import EmbeddedEngine  # noqa: E402
+from gateway.policy.remote import RemoteEngine  # noqa: E402
+from tests.policy.opa_data_api import OpaDataApiServer  # noqa: E402
+
+BUNDLE = REPO / "policies"
+NOW = 1_795_804_588_684_864_892
+DAY = 86_400 * 10**9
+
+
+def inputs() -> list[dict[str, Any]]:
+    """The hot path (a charity pulling summaries) plus a denial and a government call."""
+    release = {
+        "now_ns": NOW,
+        "caller": {"org": "charity-sunshine", "role": "charity", "actor": "staff-017"},
+        "method": "aidbridge.v1.CaseService/PullCaseSummary",
+        "purpose": "charitable_assistance",
+        "release": "summary",
+        "resource": {
+            "kind": "referral",
+            "id": "r-0001",
+            "office_id": "jb-civil-affairs",
+            "from_org": "jb-civil-affairs",
+            "to_org": "charity-sunshine",
+            "state": "requested",
+            "street": "观音桥街道",
+        },
+        "subject": {"age_years": 40, "lacks_capacity": False},
+        "consent": {
+            "consent_id": "c-0001",
+            "version": 1,
+            "state": "active",
+            "recipient_org": "charity-sunshine",
+            "purpose": "charitable_assistance",
+            "categories": ["demographics", "hardship", "health", "finances", "narrative"],
+            "fields": [
+                "birth_date",
+                "sex",
+                "street",
+                "household_size",
+                "hardship_types",
+                "severity",
+                "needs",
+                "narrative",
+                "monthly_income",
+                "health_condition",
+            ],
+            "valid_from_ns": NOW - DAY,
+            "valid_until_ns": NOW + 365 * DAY,
+            "grantor_kind": "subject",
+            "access_mode": "view",
+        },
+    }
+    denied = {**release, "caller": {"org": "charity-harbour", "role": "charity", "actor": "s"}}
+    government = {
+        "now_ns": NOW,
+        "caller": {"org": "jb-civil-affairs", "role": "government", "actor": "cw-001"},
+        "method": "aidbridge.v1.CaseService/GetCase",
+        "resource": {
+            "kind": "case",
+            "id": "case-1",
+            "office_id": "jb-civil-affairs",
+            "street": "鱼嘴镇",
+        },
+    }
+    return [release, release, release, denied, government]
+
+
+class LockedEngine:
+    """One interpreter behind a lock: the alternative EmbeddedEngine was measured against."""
+
+    def __init__(self) -> None:
+        self._compiled = compile_decision_bundle(read_bundle(BUNDLE))
+        self._interpreter = regopy.Interpreter()
+        self._lock = threading.Lock()
+
+    def decide(self, policy_input: Mapping[str, Any]) -> Any:
+        with self._lock:
+            self._interpreter.set_input(regopy.Input(policy_input))
+            return evaluate_entrypoint(self._interpreter, self._compiled, DECISION_ENTRYPOINT)
+
+
+def run(
+    decide: Callable[[Any], Any], n: int, threads: int = 1, only: int | None = None
+) -> dict[str, float]:
+    cases = inputs() if only is None else [inputs()[only]]
+    latencies: list[list[float]] = [[] for _ in range(threads)]
+
+    def worker(slot: int) -> None:
+        out = latencies[slot]
+        for i in range(n // threads):
+            start = time.perf_counter_ns()
+            decide(cases[i % len(cases)])
+            out.append((time.perf_counter_ns() - start) / 1000)
+
+    for _ in range(min(200, n)):  # warm up interpreters and connections
+        decide(cases[0])
+    pool = [threading.Thread(target=worker, args=(k,)) for k in range(threads)]
+    wall = time.perf_counter()
+    for t in pool:
+        t.start()
+    for t in pool:
+        t.join()
+    wall = time.perf_counter() - wall
+    flat = sorted(x for part in latencies for x in part)
+    return {
+        "per_s": len(flat) / wall,
+        "p50_us": statistics.quantiles(flat, n=100)[49],
+        "p99_us": statistics.quantiles(flat, n=100)[98],
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("-n", type=int, default=20_000, help="embedded decisions per run")
+    parser.add_argument("--remote-n", type=int, default=2_000, help="remote decisions")
+    parser.add_argument("--threads", type=int, default=2)
+    args = parser.parse_args()
+
+    embedded = EmbeddedEngine(BUNDLE)
+    assert embedded.decide(inputs()[0]).allow, "the benchmark input must be allowed"
+    locked = LockedEngine()
+    server = OpaDataApiServer(BUNDLE).start()
+    remote = RemoteEngine(server.url, bundle_dir=BUNDLE, timeout_s=1.0)
+    assert remote.decide(inputs()[0]).allow
+    results = {
+        "embedded, 1 thread": run(embedded.decide, args.n),
+        f"embedded, {args.threads} threads, interpreter per thread": run(
+            embedded.decide, args.n, args.threads
+        ),
+        f"embedded, {args.threads} threads, one locked interpreter": run(
+            locked.decide, args.n, args.threads
+        ),
+        "remote (local Data-API server), 1 thread": run(remote.decide, args.remote_n),
+    }
+    for index, label in ((0, "allowed summary release"), (3, "denied release"), (4, "GetCase")):
+        results[f"embedded, 1 thread, only {label}"] = run(embedded.decide, args.n // 4, only=index)
+    server.stop()
+    print(f"policy bundle revision {embedded.revision}; regopy {regopy.__version__}")
+    print(f"{'engine':58} {'decisions/s':>12} {'p50 µs':>9} {'p99 µs':>9}")
+    for name, r in results.items():
+        print(f"{name:58} {r['per_s']:12,.0f} {r['p50_us']:9.1f} {r['p99_us']:9.1f}")
+    one = results["embedded, 1 thread"]
+    rem = results["remote (local Data-API server), 1 thread"]
+    print(f"embedded / remote throughput: {one['per_s'] / rem['per_s']:.1f}x")
+    verdict = "meets" if one["p99_us"] <= 1000 else "MISSES"
+    print(f"in-process p99 {one['p99_us']:.1f} µs {verdict} the 1 ms target")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,334 @@
+# AidBridge authorisation: who may call which RPC, on which resource.
+#
+# The gateway asks `data.aidbridge.authz.decision` on every call and enforces the answer:
+#   {"allow": bool, "reasons": [..], "flags": [..], "obligations": {field: {"action": ..}}}
+# A call is allowed only when (1) the caller's organisation is registered (data.json "orgs")
+# with the role the call claims, (2) the grants table (data.json "grants": method -> role ->
+# check) lets that role call the method, (3) the named check (data.json "checks") passes on the
+# resource and, for a release of case data, (4) the consent rules in consent.rego pass.
+# Anything else is a denial with human-readable reasons.
+#
+# A check in data.json says, each part optional:
+#   kinds: the resource kinds it accepts ("none" for calls naming no resource, e.g. lists the
+#          service scopes to the caller); party: the resource field that must be the caller
+#          (from_org, to_org, owner_org); jurisdiction: the case's street is in the caller's
+#          jurisdiction, or the caller registered it; states / target_states: the referral states
+#          it may be in / set; recipient_role: the role the resource's to_org must have;
+#          consent_names_recipient: a consent already names that recipient; release: the case
+#          data it releases (summary or contact), which brings in the consent rules.
+#
+# Input (all times integer nanoseconds since the epoch, UTC):
+#   now_ns, caller {org, role, actor}, method, purpose, release ("summary" | "contact" | absent),
+#   resource {kind, id, office_id, from_org, to_org, owner_org, state, target_state, street},
+#   subject {age_years, lacks_capacity}, consent {...} (see consent.rego).
+#
+# Written for regopy's cost model: every rule body and every loop iteration costs tens of
+# microseconds, so tables live in data.json and each rule is evaluated once per decision.
+package aidbridge.authz
+
+import rego.v1
+
+import data.aidbridge.consent
+import data.aidbridge.obligations
+
+# ---------------------------------------------------------------------------------------------
+# The decision: each piece computed once, assembled by a pure function.
+# ---------------------------------------------------------------------------------------------
+# `fast_allow` states every condition positively in one place; the problem rules
+# (`deny_reasons`) run only to explain a denial. tests/policy checks on every row of the
+# decision table and on random input that both agree.
+decision := allowed(candidate_released, candidate_flags) if {
+	fast_allow
+} else := denied(deny_reasons)
+
+allow := decision.allow
+
+allowed(released, candidate) := {
+	"allow": true,
+	"reasons": [],
+	"flags": sort(candidate | second_approver_flag(released)),
+	"obligations": complete_obligations(released),
+}
+
+denied(problems) := {
+	"allow": false,
+	"reasons": sort(denial_reasons(problems)),
+	"flags": [],
+	"obligations": {},
+}
+
+# Each part below is written with `else`, so a part that does not apply costs one test: a
+# complete rule with two definitions has both bodies evaluated.
+fast_allow if {
+	role_matches
+	requested_release == check_release
+	resource_kind in check.kinds
+	party_ok
+	jurisdiction_ok
+	state_ok
+	target_state_ok
+	recipient_role_ok
+	release_consent_ok
+	referral_consent_ok
+}
+
+party_ok := true if {
+	not check.party
+} else := true if {
+	resource[check.party] == caller_org
+}
+
+jurisdiction_ok := true if {
+	not check.jurisdiction
+} else := true if {
+	in_jurisdiction
+}
+
+state_ok := true if {
+	not check.states
+} else := true if {
+	resource.state in check.states
+}
+
+target_state_ok := true if {
+	not check.target_states
+} else := true if {
+	resource.target_state in check.target_states
+}
+
+recipient_role_ok := true if {
+	not check.recipient_role
+} else := true if {
+	data.aidbridge.orgs[resource.to_org].role == check.recipient_role
+}
+
+release_consent_ok := true if {
+	not release
+} else := true if {
+	consent.release_ok(release)
+}
+
+referral_consent_ok := true if {
+	not check.consent_names_recipient
+} else := true if {
+	consent.referral_ok
+}
+
+# A denial always says why, even when no specific rule explains it.
+denial_reasons(problems) := problems if {
+	count(problems) > 0
+} else := {"no rule permits this caller to call this method"}
+
+# A release carries every catalogue field's obligation; other calls carry none.
+complete_obligations(released) := {} if {
+	released == null
+} else := obligations.complete(released)
+
+# The fields this call would release, were it allowed; null for a call releasing no case data.
+candidate_released := obligations.released(release, input.consent, input.purpose) if {
+	release
+} else := null
+
+# ---------------------------------------------------------------------------------------------
+# Who is calling, and what the grants table lets them do.
+# ---------------------------------------------------------------------------------------------
+caller_org := o if {
+	o := input.caller.org
+	is_string(o)
+} else := "(no organisation)"
+
+method := m if {
+	m := input.method
+	is_string(m)
+} else := "(no method)"
+
+org := data.aidbridge.orgs[caller_org]
+
+role_matches if org.role == input.caller.role
+
+check_name := data.aidbridge.grants[method][input.caller.role]
+
+check := data.aidbridge.checks[check_name]
+
+release := check.release
+
+deny_reasons contains msg if {
+	not org
+	msg := sprintf("unknown organisation %s: not in the registry", [caller_org])
+}
+
+deny_reasons contains msg if {
+	org
+	not role_matches
+	msg := sprintf(
+		"role mismatch: %s is registered as %s, the call claims %v",
+		[caller_org, org.role, claimed_role],
+	)
+}
+
+deny_reasons contains msg if {
+	not data.aidbridge.grants[method]
+	msg := sprintf("unknown method %s", [method])
+}
+
+deny_reasons contains msg if {
+	data.aidbridge.grants[method]
+	role_matches
+	not check_name
+	msg := sprintf("a %s organisation may not call %s", [org.role, method])
+}
+
+deny_reasons contains msg if {
+	check_name
+	not check
+	msg := sprintf("policy error: the grants table names an unknown check %s", [check_name])
+}
+
+deny_reasons contains msg if {
+	role_matches
+	some msg in resource_problems
+}
+
+deny_reasons contains msg if {
+	role_matches
+	release
+	some msg in consent.problems(release)
+}
+
+# The service states what it is about to release; it must be what the method releases.
+requested_release := r if {
+	r := input.release
+	is_string(r)
+} else := "nothing"
+
+deny_reasons contains msg if {
+	check_release == "nothing"
+	requested_release != "nothing"
+	msg := sprintf("%s releases no case data, the call asks to release %s", [method, requested_release])
+}
+
+deny_reasons contains msg if {
+	check_release != "nothing"
+	requested_release != check_release
+	msg := sprintf("%s releases %s, the call says %s", [method, check_release, requested_release])
+}
+
+check_release := r if {
+	r := check.release
+} else := "nothing" if check
+
+# ---------------------------------------------------------------------------------------------
+# The resource checks named in data.json "checks".
+# ---------------------------------------------------------------------------------------------
+resource := r if {
+	r := input.resource
+	is_object(r)
+} else := {}
+
+resource_kind := k if {
+	k := resource.kind
+	is_string(k)
+} else := "none"
+
+resource_id := i if {
+	i := resource.id
+	is_string(i)
+	i != ""
+} else := "(new)"
+
+# Texts for the reasons. (Not object.get with a default: regopy 1.5.2 keeps the quotes of such
+# a default, so sprintf would print "(none)" with its quotes, and the output is not JSON.)
+resource_street := t if {
+	t := resource.street
+	is_string(t)
+} else := "(none given)"
+
+resource_state := t if {
+	t := resource.state
+	is_string(t)
+} else := "in no state"
+
+resource_target_state := t if {
+	t := resource.target_state
+	is_string(t)
+} else := "(none)"
+
+resource_to_org := t if {
+	t := resource.to_org
+	is_string(t)
+} else := "(no recipient)"
+
+claimed_role := t if {
+	t := input.caller.role
+	is_string(t)
+} else := "(none)"
+
+resource_problems contains msg if {
+	check
+	not resource_kind in check.kinds
+	# (Not concat(" or ", check.kinds): regopy 1.5.2 leaves a lone element's quotes in place.)
+	msg := sprintf("%s does not take a %s resource", [method, resource_kind])
+}
+
+resource_problems contains msg if {
+	party := check.party
+	not resource[party] == caller_org
+	msg := sprintf(data.aidbridge.party_messages[party], [resource_kind, resource_id, caller_org])
+}
+
+# Government: a case (or a consent about it) whose street is in the office's jurisdiction, or
+# that the office registered itself.
+in_jurisdiction := true if {
+	resource.street in org.streets
+} else := true if {
+	resource.office_id == caller_org
+}
+
+resource_problems contains msg if {
+	check.jurisdiction
+	not in_jurisdiction
+	msg := sprintf("%s has no jurisdiction over street %v", [caller_org, resource_street])
+}
+
+resource_problems contains msg if {
+	check.states
+	not resource.state in check.states
+	msg := sprintf(check.state_message, [resource_id, resource_state])
+}
+
+resource_problems contains msg if {
+	check.target_states
+	not resource.target_state in check.target_states
+	msg := sprintf(check.target_message, [resource_target_state])
+}
+
+resource_problems contains msg if {
+	role := check.recipient_role
+	not data.aidbridge.orgs[resource.to_org].role == role
+	msg := sprintf("%v is not a registered %s", [resource_to_org, role])
+}
+
+# No personal data leaves before a consent names the recipient: a referral needs one already.
+resource_problems contains msg if {
+	check.consent_names_recipient
+	some msg in consent.referral_problems
+}
+
+# ---------------------------------------------------------------------------------------------
+# Flags: allowed, but someone should look.
+# ---------------------------------------------------------------------------------------------
+second_approver_flag(released) := {"needs-second-approver"} if {
+	released != null
+	consent.subject_is_minor
+	obligations.releases_sensitive(released)
+} else := set()
+
+candidate_flags contains "outside-service-area" if {
+	release
+	not resource.street in org.streets
+}
+
+candidate_flags contains "guardian-consent" if {
+	release
+	input.consent.grantor_kind == "guardian"
+}

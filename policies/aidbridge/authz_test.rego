@@ -1,0 +1,269 @@
+# Tests of authz.rego. Run: `aidbridge policy test` (embedded regopy) or `opa test policies/`.
+#
+# regopy 1.5.2 cannot compile `with input as {...}` when the policy calls any function, so the
+# helper below replaces input key by key (`with input.caller as ...`), which both engines accept;
+# absent keys are given as null, which the policy treats as absent. Values reach `with` as local
+# variables: regopy misreads a rule reference there.
+package aidbridge.authz_test
+
+import rego.v1
+
+import data.aidbridge.authz
+
+decide(i) := d if {
+	now_ns := object.get(i, "now_ns", null)
+	caller := object.get(i, "caller", null)
+	method := object.get(i, "method", null)
+	purpose := object.get(i, "purpose", null)
+	release := object.get(i, "release", null)
+	resource := object.get(i, "resource", null)
+	subject := object.get(i, "subject", null)
+	consent := object.get(i, "consent", null)
+	d := authz.decision with input.now_ns as now_ns
+		with input.caller as caller
+		with input.method as method
+		with input.purpose as purpose
+		with input.release as release
+		with input.resource as resource
+		with input.subject as subject
+		with input.consent as consent
+}
+
+now := 1795804588684864892
+
+day := 86400000000000
+
+sunshine := {"org": "charity-sunshine", "role": "charity", "actor": "staff-017"}
+
+harbour := {"org": "charity-harbour", "role": "charity", "actor": "staff-101"}
+
+bureau := {"org": "jb-civil-affairs", "role": "government", "actor": "cw-001"}
+
+street_office := {"org": "jb-guanyinqiao-office", "role": "government", "actor": "cw-201"}
+
+supervisor := {"org": "jb-supervision", "role": "compliance", "actor": "au-001"}
+
+referral := {
+	"kind": "referral", "id": "r-1", "office_id": "jb-civil-affairs",
+	"from_org": "jb-civil-affairs", "to_org": "charity-sunshine", "state": "requested",
+	"street": "观音桥街道",
+}
+
+active_consent := {
+	"consent_id": "c-1", "version": 1, "state": "active", "recipient_org": "charity-sunshine",
+	"purpose": "charitable_assistance",
+	"categories": ["identity", "contact", "demographics", "hardship", "health"],
+	"fields": ["name", "phone", "address", "birth_date", "sex", "street", "hardship_types", "health_condition"],
+	"valid_from_ns": now - day, "valid_until_ns": now + (365 * day), "grantor_kind": "subject",
+	"access_mode": "view",
+}
+
+pull := {
+	"now_ns": now, "caller": sunshine, "method": "aidbridge.v1.CaseService/PullCaseSummary",
+	"purpose": "charitable_assistance", "release": "summary", "resource": referral,
+	"subject": {"age_years": 40, "lacks_capacity": false}, "consent": active_consent,
+}
+
+contact := object.union(pull, {
+	"method": "aidbridge.v1.CaseService/GetContactDetails", "release": "contact",
+	"resource": object.union(referral, {"state": "accepted"}),
+})
+
+test_charity_pulls_summary_of_referral_to_itself if {
+	d := decide(pull)
+	d.allow
+	d.reasons == []
+}
+
+test_summary_generalises_birth_date_to_ten_year_band if {
+	d := decide(pull)
+	d.obligations.birth_date == {"action": "generalise", "band": 10}
+	d.obligations.street == {"action": "generalise", "level": "street"}
+}
+
+test_summary_never_releases_direct_identifiers if {
+	d := decide(pull)
+	every f in ["name", "phone", "address", "resident_id"] {
+		d.obligations[f].action == "drop"
+	}
+	d.obligations.subject.action == "pseudonymise"
+}
+
+test_summary_drops_fields_outside_the_consent if {
+	d := decide(pull)
+	d.obligations.monthly_income.action == "drop"
+	d.obligations.narrative.action == "drop"
+}
+
+test_every_catalogue_field_gets_an_obligation if {
+	d := decide(pull)
+	every _, fields in data.aidbridge.categories {
+		every f in fields {
+			d.obligations[f].action
+		}
+	}
+}
+
+test_charity_cannot_pull_referral_to_another_charity if {
+	d := decide(object.union(pull, {"caller": harbour}))
+	not d.allow
+	"referral r-1 was not sent to charity-harbour" in d.reasons
+	"no active consent names charity-harbour as recipient" in d.reasons
+	d.obligations == {}
+}
+
+test_expired_consent_is_denied_at_the_exact_nanosecond if {
+	c := object.union(active_consent, {"valid_until_ns": now})
+	d := decide(object.union(pull, {"consent": c}))
+	not d.allow
+	"consent expired" in d.reasons
+}
+
+# Times near 1.8e18 ns need exact 64-bit integers; an engine that compared them as doubles
+# would allow this one nanosecond late (and this test is how an engine difference shows).
+test_consent_valid_one_nanosecond_before_expiry if {
+	c := object.union(active_consent, {"valid_until_ns": now + 1})
+	decide(object.union(pull, {"consent": c})).allow
+}
+
+test_consent_not_yet_valid_is_denied if {
+	c := object.union(active_consent, {"valid_from_ns": now + 1})
+	d := decide(object.union(pull, {"consent": c}))
+	"consent is not yet valid" in d.reasons
+}
+
+test_withdrawn_consent_is_denied if {
+	c := object.union(active_consent, {"state": "withdrawn"})
+	d := decide(object.union(pull, {"consent": c}))
+	not d.allow
+	"consent c-1 is withdrawn, not active" in d.reasons
+}
+
+test_consent_for_another_purpose_is_denied if {
+	d := decide(object.union(pull, {"purpose": "medical_aid"}))
+	not d.allow
+	"consent is for purpose charitable_assistance, the call is for medical_aid" in d.reasons
+}
+
+test_release_without_consent_is_denied if {
+	d := decide(object.remove(pull, ["consent"]))
+	not d.allow
+	"no consent was given for this release" in d.reasons
+}
+
+test_child_under_14_needs_guardian_consent if {
+	d := decide(object.union(pull, {"subject": {"age_years": 9, "lacks_capacity": false}}))
+	not d.allow
+	"guardian consent required: subject is under 14" in d.reasons
+}
+
+test_guardian_consent_lapses_at_14 if {
+	c := object.union(active_consent, {"grantor_kind": "guardian", "categories": array.concat(active_consent.categories, ["minors_data"])})
+	d := decide(object.union(pull, {"consent": c, "subject": {"age_years": 14, "lacks_capacity": false}}))
+	not d.allow
+	"guardian consent lapsed: subject is now 14 or older; record the person's own consent" in d.reasons
+}
+
+test_adult_lacking_capacity_needs_guardian if {
+	d := decide(object.union(pull, {"subject": {"age_years": 50, "lacks_capacity": true}}))
+	"guardian consent required: subject lacks capacity" in d.reasons
+}
+
+test_minor_needs_minors_data_category if {
+	d := decide(object.union(pull, {"subject": {"age_years": 16, "lacks_capacity": false}}))
+	not d.allow
+	"a subject under 18: the consent must name the minors_data category" in d.reasons
+}
+
+test_sensitive_release_about_a_minor_needs_second_approver if {
+	c := object.union(active_consent, {"categories": array.concat(active_consent.categories, ["minors_data"])})
+	d := decide(object.union(pull, {"consent": c, "subject": {"age_years": 16, "lacks_capacity": false}}))
+	d.allow
+	"needs-second-approver" in d.flags
+}
+
+test_contact_released_after_acceptance if {
+	d := decide(contact)
+	d.allow
+	d.obligations.name.action == "plain"
+	d.obligations.phone.action == "plain"
+	d.obligations.birth_date.action == "drop"
+}
+
+test_contact_withheld_before_acceptance if {
+	d := decide(object.union(contact, {"resource": referral}))
+	not d.allow
+	"contact details are released only after acceptance: referral r-1 is requested" in d.reasons
+}
+
+test_contact_needs_contact_category if {
+	c := object.union(active_consent, {"categories": ["demographics"]})
+	d := decide(object.union(contact, {"consent": c}))
+	"consent does not cover contact details" in d.reasons
+}
+
+test_unknown_organisation_is_denied if {
+	d := decide(object.union(pull, {"caller": {"org": "charity-x", "role": "charity", "actor": "a"}}))
+	not d.allow
+	"unknown organisation charity-x: not in the registry" in d.reasons
+}
+
+test_role_must_match_the_registry if {
+	d := decide(object.union(pull, {"caller": {"org": "charity-sunshine", "role": "government", "actor": "a"}}))
+	not d.allow
+	"role mismatch: charity-sunshine is registered as charity, the call claims government" in d.reasons
+}
+
+test_unknown_method_is_denied if {
+	d := decide(object.union(pull, {"method": "aidbridge.v1.CaseService/DeleteEverything"}))
+	not d.allow
+	"unknown method aidbridge.v1.CaseService/DeleteEverything" in d.reasons
+}
+
+test_release_kind_must_match_method if {
+	d := decide(object.union(pull, {"release": "contact"}))
+	not d.allow
+}
+
+test_government_registers_case_in_its_jurisdiction if {
+	i := {
+		"now_ns": now, "caller": street_office, "method": "aidbridge.v1.CaseService/RegisterCase",
+		"resource": {"kind": "case", "id": "", "street": "观音桥街道"},
+	}
+	decide(i).allow
+	d := decide(object.union(i, {"resource": {"kind": "case", "id": "", "street": "鱼嘴镇"}}))
+	not d.allow
+}
+
+test_government_cancels_but_cannot_accept if {
+	i := {
+		"now_ns": now, "caller": bureau, "method": "aidbridge.v1.ReferralService/UpdateReferralState",
+		"resource": object.union(referral, {"target_state": "cancelled"}),
+	}
+	decide(i).allow
+	not decide(object.union(i, {"resource": object.union(referral, {"target_state": "accepted"})})).allow
+}
+
+test_compliance_reads_ledger_but_writes_no_case if {
+	decide({"now_ns": now, "caller": supervisor, "method": "aidbridge.v1.AuditService/QueryLedger"}).allow
+	d := decide({
+		"now_ns": now, "caller": supervisor, "method": "aidbridge.v1.CaseService/RegisterCase",
+		"resource": {"kind": "case", "street": "观音桥街道"},
+	})
+	not d.allow
+	"a compliance organisation may not call aidbridge.v1.CaseService/RegisterCase" in d.reasons
+}
+
+test_charity_outside_service_area_is_flagged if {
+	c := object.union(active_consent, {"recipient_org": "charity-harbour"})
+	r := object.union(referral, {"to_org": "charity-harbour", "street": "鱼嘴镇"})
+	d := decide(object.union(pull, {"caller": harbour, "consent": c, "resource": r}))
+	d.allow
+	"outside-service-area" in d.flags
+}
+
+test_denial_always_has_a_reason if {
+	d := decide({})
+	not d.allow
+	count(d.reasons) > 0
+}

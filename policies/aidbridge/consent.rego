@@ -1,0 +1,220 @@
+# Consent rules for every release of case data (PIPL Art. 14, 23, 28-31).
+#
+# A charity receives a summary or contact details only under a consent that is active, inside
+# its validity at the time of the call, names the calling charity as its recipient, is for the
+# purpose of the call, and was given by the right person: a guardian for a subject under 14 or
+# an adult who lacks capacity, the person themself otherwise. Data of a subject under 18 also
+# needs the minors_data category named. Contact details need the contact category.
+#
+# Input consent: {consent_id, version, state, recipient_org, purpose, categories, fields,
+#   valid_from_ns, valid_until_ns, grantor_kind ("subject" | "guardian"), access_mode}.
+# Times are integer nanoseconds: regopy 1.5.2's time.parse_rfc3339_ns returns undefined for a
+# valid timestamp, so the policy never parses time strings.
+package aidbridge.consent
+
+import rego.v1
+
+# Age below which a guardian must consent (PIPL Art. 31), and the age of majority.
+guardian_age := 14
+
+adult_age := 18
+
+# --- the fast path: every rule at once, positively --------------------------------------------
+# The decision asks these first; the problem rules below run only to explain a denial. Both
+# must agree (tests/policy checks it on every row of the decision table and on random input).
+release_ok(release) if {
+	in_force(input.caller.org)
+	age := subject.age_years
+	is_number(age)
+	the_consent.grantor_kind == expected_grantor
+	minors_data_ok
+	contact_ok(release)
+}
+
+referral_ok if in_force(input.resource.to_org)
+
+in_force(recipient) if {
+	c := the_consent
+	c.state == "active"
+	is_number(c.valid_from_ns)
+	is_number(c.valid_until_ns)
+	c.valid_until_ns > 0
+	c.valid_from_ns <= now
+	now < c.valid_until_ns
+	c.recipient_org == recipient
+	c.purpose == input.purpose
+	data.aidbridge.purposes[input.purpose]
+}
+
+expected_grantor := "guardian" if {
+	needs_guardian
+} else := "subject"
+
+minors_data_ok := true if {
+	not subject_is_minor
+} else := true if {
+	"minors_data" in the_consent.categories
+}
+
+contact_ok("summary") := true
+
+contact_ok("contact") if "contact" in the_consent.categories
+
+# --- the problems, one reason each --------------------------------------------------------------
+the_consent := c if {
+	c := input.consent
+	is_object(c)
+}
+
+subject := s if {
+	s := input.subject
+	is_object(s)
+}
+
+now := n if {
+	n := input.now_ns
+	is_number(n)
+}
+
+# The problems that stop a release; empty means the consent covers it.
+problems(release) := common_problems if release == "summary"
+
+problems(release) := common_problems | contact_problems if release == "contact"
+
+# The problems that stop a government office from referring a case to a charity.
+referral_problems := state_problems | purpose_problems | recipient_problems(input.resource.to_org)
+
+common_problems := (state_problems | purpose_problems | recipient_problems(input.caller.org)) | subject_problems
+
+# --- the consent exists, is active and is in force now ----------------------------------------
+state_problems contains "no consent was given for this release" if not the_consent
+
+state_problems contains "the call's time (now_ns) is missing" if not now
+
+state_problems contains msg if {
+	not the_consent.state in {"active", "expired"}
+	msg := sprintf("consent %s is %s, not active", [consent_id_text, consent_state_text])
+}
+
+state_problems contains "consent expired" if the_consent.state == "expired"
+
+state_problems contains "consent expired" if {
+	has_expiry
+	now >= the_consent.valid_until_ns
+}
+
+state_problems contains "consent is not yet valid" if {
+	is_number(the_consent.valid_from_ns)
+	now < the_consent.valid_from_ns
+}
+
+# No "forever": a consent without an expiry is not in force.
+has_expiry if {
+	is_number(the_consent.valid_until_ns)
+	the_consent.valid_until_ns > 0
+}
+
+state_problems contains "consent has no expiry date" if {
+	the_consent
+	not has_expiry
+}
+
+state_problems contains "consent has no start date" if {
+	the_consent
+	not is_number(the_consent.valid_from_ns)
+}
+
+# Texts for the reasons, as rules (see authz.rego on regopy's sprintf).
+consent_id_text := t if {
+	t := the_consent.consent_id
+	is_string(t)
+} else := "(no id)"
+
+consent_state_text := t if {
+	t := the_consent.state
+	is_string(t)
+} else := "in no state"
+
+consent_purpose_text := t if {
+	t := the_consent.purpose
+	is_string(t)
+} else := "(none)"
+
+purpose_text := t if {
+	t := input.purpose
+	is_string(t)
+} else := "(none)"
+
+grantor_text := t if {
+	t := the_consent.grantor_kind
+	is_string(t)
+} else := "none"
+
+# --- for this purpose and this recipient -------------------------------------------------------
+purpose_problems contains msg if {
+	not data.aidbridge.purposes[input.purpose]
+	msg := sprintf("purpose %v is not in the catalogue", [purpose_text])
+}
+
+purpose_problems contains msg if {
+	the_consent
+	not the_consent.purpose == input.purpose
+	msg := sprintf("consent is for purpose %v, the call is for %v", [consent_purpose_text, purpose_text])
+}
+
+recipient_problems(org) := {msg |
+	the_consent
+	not the_consent.recipient_org == org
+	msg := sprintf("no active consent names %v as recipient", [org])
+}
+
+# --- given by the right person ----------------------------------------------------------------
+needs_guardian := true if {
+	subject.age_years < guardian_age
+} else := true if {
+	subject.lacks_capacity == true
+}
+
+subject_is_minor if subject.age_years < adult_age
+
+grantor := g if {
+	g := the_consent.grantor_kind
+	g in {"subject", "guardian"}
+}
+
+subject_problems contains "the subject's age is unknown: cannot check who may consent" if {
+	not is_number(subject.age_years)
+}
+
+subject_problems contains msg if {
+	the_consent
+	not grantor
+	msg := sprintf("consent names no valid grantor (found %v)", [grantor_text])
+}
+
+subject_problems contains "guardian consent required: subject is under 14" if {
+	subject.age_years < guardian_age
+	grantor != "guardian"
+}
+
+subject_problems contains "guardian consent required: subject lacks capacity" if {
+	subject.lacks_capacity == true
+	grantor != "guardian"
+}
+
+subject_problems contains msg if {
+	is_number(subject.age_years)
+	not needs_guardian
+	grantor == "guardian"
+	msg := "guardian consent lapsed: subject is now 14 or older; record the person's own consent"
+}
+
+subject_problems contains "a subject under 18: the consent must name the minors_data category" if {
+	subject_is_minor
+	not "minors_data" in the_consent.categories
+}
+
+# --- contact details ---------------------------------------------------------------------------
+contact_problems contains "consent does not cover contact details" if {
+	not "contact" in the_consent.categories
+}

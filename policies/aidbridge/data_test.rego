@@ -1,0 +1,67 @@
+# Checks of data.json: the derived tables the policy reads match the catalogue they come from,
+# and every purpose template stays inside its purpose. Run after any edit of data.json.
+package aidbridge.data_test
+
+import rego.v1
+
+
+
+test_field_category_matches_categories if {
+	derived := {f: c | some c, fields in data.aidbridge.categories; some f in fields}
+	derived == data.aidbridge.field_category
+}
+
+test_sensitive_fields_match_sensitive_categories if {
+	derived := {f: c | some f, c in data.aidbridge.field_category; c in data.aidbridge.sensitive_categories}
+	derived == data.aidbridge.sensitive_fields
+}
+
+test_nothing_released_drops_every_field_and_pseudonymises_the_subject if {
+	expected := object.union(
+		{f: {"action": "drop"} | some f, c in data.aidbridge.field_category},
+		{"subject": {"action": "pseudonymise"}},
+	)
+	expected == data.aidbridge.nothing_released
+}
+
+test_templates_only_use_their_purposes_categories if {
+	outside := [[name, field] |
+		some name
+		purpose := data.aidbridge.purposes[name]
+		some release
+		template := purpose.templates[release]
+		some field
+		template[field]
+		not data.aidbridge.field_category[field] in purpose.categories
+	]
+	outside == []
+}
+
+test_templates_never_release_the_resident_id_or_list_a_drop if {
+	bad := [[name, field] |
+		some name, release, field
+		ob := data.aidbridge.purposes[name].templates[release][field]
+		not_releasable(field, ob)
+	]
+	bad == []
+}
+
+not_releasable("resident_id", _) := true
+
+not_releasable(_, ob) if not ob.action in {"plain", "pseudonymise", "generalise", "mask", "scrub"}
+
+test_every_org_has_a_known_role_and_streets_of_the_district if {
+	bad := [id |
+		some id
+		org := data.aidbridge.orgs[id]
+		not org_ok(org)
+	]
+	bad == []
+}
+
+org_ok(org) if {
+	org.role in {"government", "charity", "compliance"}
+	every street in org.streets {
+		street in data.aidbridge.streets
+	}
+}
