@@ -51,11 +51,15 @@ def main(argv: list[str]) -> int:
                     shutil.copyfile(path, target)
         names = {p.name for p in generated}
         orphans = [
-            p.name for p in PACKAGE_DIR.iterdir() if p.name.endswith(SUFFIXES) and p.name not in names
+            p.name
+            for p in PACKAGE_DIR.iterdir()
+            if p.name.endswith(SUFFIXES) and p.name not in names
         ]
     if check:
         if stale or orphans:
-            print(f"generated code is stale: {sorted(stale + orphans)}; run python proto/generate.py")
+            print(
+                f"generated code is stale: {sorted(stale + orphans)}; run python proto/generate.py"
+            )
             return 1
         print("generated code is current")
         return 0

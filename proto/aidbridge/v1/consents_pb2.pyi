@@ -30,6 +30,7 @@ class ConsentState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     CONSENT_STATE_EXPIRED: _ClassVar[ConsentState]
     CONSENT_STATE_SUPERSEDED: _ClassVar[ConsentState]
     CONSENT_STATE_ENTERED_IN_ERROR: _ClassVar[ConsentState]
+    CONSENT_STATE_NOT_YET_VALID: _ClassVar[ConsentState]
 GRANTOR_KIND_UNSPECIFIED: GrantorKind
 GRANTOR_KIND_SUBJECT: GrantorKind
 GRANTOR_KIND_GUARDIAN: GrantorKind
@@ -42,6 +43,7 @@ CONSENT_STATE_WITHDRAWN: ConsentState
 CONSENT_STATE_EXPIRED: ConsentState
 CONSENT_STATE_SUPERSEDED: ConsentState
 CONSENT_STATE_ENTERED_IN_ERROR: ConsentState
+CONSENT_STATE_NOT_YET_VALID: ConsentState
 
 class Grantor(_message.Message):
     __slots__ = ("kind", "name", "relationship", "verification_method")

@@ -1,0 +1,74 @@
+"""The gateway's parts, assembled once at start from a ``Config``: store, keys, cipher, policy
+engine, catalogue, ledger and clock. Services receive this object; nothing else is global."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from gateway.clock import Clock, SystemClock, to_date
+from gateway.config import Config
+from gateway.keys import KeyRing
+from gateway.ledger.checkpoint import verifier_key
+from gateway.ledger.log import Ledger
+from gateway.policy.catalogue import Catalogue
+from gateway.policy.engine import PolicyEngine, load_engine
+from gateway.privacy.crypto import FieldCipher
+from gateway.privacy.pseudonyms import pseudonym_for, subject_index
+from gateway.store import Store
+
+LEDGER_RECIPIENT = "ledger"
+
+
+@dataclass
+class Gateway:
+    config: Config
+    store: Store
+    keys: KeyRing
+    cipher: FieldCipher
+    engine: PolicyEngine
+    catalogue: Catalogue
+    ledger: Ledger
+    clock: Clock
+
+    @classmethod
+    def open(
+        cls, config: Config, *, clock: Clock | None = None, engine: PolicyEngine | None = None
+    ) -> Gateway:
+        clock = clock or SystemClock()
+        store = Store(config.database_url)
+        store.migrate()
+        keys = KeyRing.load(config.master_key_path)
+        ledger = Ledger(store, keys.signing_key("checkpoint"), config.ledger_origin, clock)
+        return cls(
+            config=config,
+            store=store,
+            keys=keys,
+            cipher=FieldCipher.from_keyring(keys),
+            engine=engine
+            or load_engine(
+                config.bundle_path, opa_url=config.opa_url or None, timeout_s=config.opa_timeout_s
+            ),
+            catalogue=Catalogue.load(config.bundle_path),
+            ledger=ledger,
+            clock=clock,
+        )
+
+    @property
+    def vkey(self) -> str:
+        return verifier_key(self.config.ledger_origin, self.keys.public_key("checkpoint"))
+
+    def pseudonym(self, recipient: str, resident_id: str) -> str:
+        return pseudonym_for(self.keys, recipient, resident_id)
+
+    def ledger_subject(self, resident_id: str) -> str:
+        return pseudonym_for(self.keys, LEDGER_RECIPIENT, resident_id)
+
+    def subject_index(self, resident_id: str) -> str:
+        return subject_index(self.keys, resident_id)
+
+    def today(self) -> date:
+        return to_date(self.clock.now_ns())
+
+    def close(self) -> None:
+        self.store.dispose()

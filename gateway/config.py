@@ -1,0 +1,134 @@
+"""The one configuration loader: ``aidbridge.toml`` in a working directory, then environment
+overrides (``AIDBRIDGE_<KEY>``), then explicit arguments.
+
+A working directory made by ``aidbridge init`` holds everything a gateway needs::
+
+    aidbridge.toml       this configuration
+    certs/               ca.pem, server.pem/.key, one <org>.pem/.key per organisation
+    keys/master.key      the master secret (0600); every other key is derived from it
+    keys/checkpoint.vkey the ledger's public verifier key (C2SP signed-note format)
+    policies/            the Rego bundle in force
+    aidbridge.db         the SQLite store (unless db_url points elsewhere)
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+from typing import Any
+
+CONFIG_FILE = "aidbridge.toml"
+REPO_POLICIES = Path(__file__).resolve().parent.parent / "policies"
+
+
+class ConfigError(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class Config:
+    work_dir: Path
+    db_url: str = ""
+    listen: str = "127.0.0.1:50051"
+    bundle_dir: str = "policies"
+    opa_url: str = ""
+    opa_timeout_s: float = 0.2
+    ledger_origin: str = "aidbridge.local/jiangbei/ledger"
+    sequencer_interval_s: float = 0.2
+    sweep_interval_s: float = 60.0
+    deletion_deadline_days: int = 30
+    referral_respond_days: int = 14
+    insecure_plaintext: bool = False
+
+    # Paths derived from the working directory.
+    @property
+    def certs_dir(self) -> Path:
+        return self.work_dir / "certs"
+
+    @property
+    def master_key_path(self) -> Path:
+        return self.work_dir / "keys" / "master.key"
+
+    @property
+    def vkey_path(self) -> Path:
+        return self.work_dir / "keys" / "checkpoint.vkey"
+
+    @property
+    def bundle_path(self) -> Path:
+        path = Path(self.bundle_dir)
+        return path if path.is_absolute() else self.work_dir / path
+
+    @property
+    def database_url(self) -> str:
+        return self.db_url or f"sqlite:///{(self.work_dir / 'aidbridge.db').resolve()}"
+
+
+_TYPES = {f.name: f.type for f in fields(Config)}
+
+
+def load_config(work_dir: Path | str, **overrides: Any) -> Config:
+    """Read ``work_dir/aidbridge.toml`` (optional), apply ``AIDBRIDGE_*`` environment variables,
+    then keyword overrides whose value is not None."""
+    work = Path(work_dir).resolve()
+    values: dict[str, Any] = {}
+    path = work / CONFIG_FILE
+    if path.exists():
+        try:
+            values.update(tomllib.loads(path.read_text(encoding="utf-8")))
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
+    for name in _TYPES:
+        env = os.environ.get(f"AIDBRIDGE_{name.upper()}")
+        if env is not None and name != "work_dir":
+            values[name] = env
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    unknown = set(values) - set(_TYPES) - {"work_dir"}
+    if unknown:
+        raise ConfigError(f"{path}: unknown setting(s): {', '.join(sorted(unknown))}")
+    values.pop("work_dir", None)
+    config = Config(work_dir=work)
+    return replace(config, **{k: _coerce(k, v) for k, v in values.items()})
+
+
+def write_config(config: Config) -> Path:
+    """Write the settings that differ from the defaults to ``aidbridge.toml``."""
+    default = Config(work_dir=config.work_dir)
+    lines = ["# AidBridge gateway configuration (see gateway/config.py)"]
+    for f in fields(Config):
+        if f.name == "work_dir":
+            continue
+        value = getattr(config, f.name)
+        if value != getattr(default, f.name):
+            lines.append(f"{f.name} = {_toml_value(value)}")
+    path = config.work_dir / CONFIG_FILE
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def _coerce(name: str, value: Any) -> Any:
+    kind = _TYPES[name]
+    try:
+        if kind == "bool" and isinstance(value, str):
+            if value.lower() not in {"1", "0", "true", "false", "yes", "no"}:
+                raise ValueError(value)
+            return value.lower() in {"1", "true", "yes"}
+        if kind == "int":
+            return int(value)
+        if kind == "float":
+            return float(value)
+        if kind == "bool":
+            return bool(value)
+        return str(value)
+    except ValueError as exc:
+        raise ConfigError(f"setting {name}: expected {kind}, found {value!r}") from exc
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    escaped = str(value).replace("\\", "\\\\").replace('"', '\\"')
+    return f'"{escaped}"'

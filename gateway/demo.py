@@ -1,0 +1,255 @@
+"""The scripted demonstration: a consented referral from government to charity, end to end.
+
+A government office registers a synthetic person in hardship and the person's consent naming
+charity A, and refers the case to charity A; charity A lists its referrals and pulls the summary;
+charity B tries the same case and is refused; a compliance officer queries the ledger and
+verifies it. Everything runs for real: mutual TLS, the Rego policy, pseudonyms, the ledger.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import tempfile
+import time
+from datetime import date
+from pathlib import Path
+
+import grpc
+from aidbridge.v1 import audit_pb2, cases_pb2, consents_pb2, referrals_pb2
+from google.protobuf.json_format import MessageToDict
+from rich.console import Console
+from rich.panel import Panel
+from rich.table import Table
+
+from gateway.app import Gateway
+from gateway.cases import age_on
+from gateway.client import Client
+from gateway.clock import NS_PER_DAY, SystemClock
+from gateway.config import load_config
+from gateway.ledger import log as ledger_log
+from gateway.server import BackgroundServer
+from gateway.services import convert
+from gateway.synthetic import synthetic_cases
+from gateway.workdir import init_workdir
+
+GOVERNMENT = "jb-civil-affairs"
+CHARITY_A = "charity-sunshine"
+CHARITY_B = "charity-harbour"
+COMPLIANCE = "jb-supervision"
+PURPOSE = "charitable_assistance"
+CONSENTED_FIELDS = (
+    "birth_date",
+    "sex",
+    "street",
+    "household_size",
+    "hardship_types",
+    "special_groups",
+    "severity",
+    "needs",
+    "health_condition",
+    "narrative",
+)
+CONSENTED_CATEGORIES = ("demographics", "hardship", "health", "narrative")
+NOTICE_TEXT = "江北区社会救助与慈善帮扶衔接 个人信息处理告知书 v1"
+
+
+def pick_adult(seed: int) -> cases_pb2.Case:
+    today = date.today()
+    for case in synthetic_cases(50, seed=seed):
+        age = age_on(case.person.birth_date, today)
+        if 18 <= age < 80 and not case.lacks_capacity and case.health_condition:
+            return case
+    raise RuntimeError("no suitable synthetic adult in the first 50 people")
+
+
+def run_demo(
+    work_dir: Path | None = None, *, seed: int = 2026, console: Console | None = None
+) -> int:
+    console = console or Console()
+    tmp = None
+    if work_dir is None:
+        tmp = tempfile.TemporaryDirectory(prefix="aidbridge-demo-")
+        work_dir = Path(tmp.name)
+    try:
+        return _run(work_dir, seed, console)
+    finally:
+        if tmp is not None:
+            tmp.cleanup()
+
+
+def _run(work_dir: Path, seed: int, console: Console) -> int:
+    console.rule("[bold]AidBridge demo")
+    if not (work_dir / "keys" / "master.key").exists():
+        init_workdir(work_dir)
+        console.print(
+            f"Working directory [cyan]{work_dir}[/]: development CA, certificates for "
+            "5 organisations, master key, policy bundle, SQLite database."
+        )
+    app = Gateway.open(load_config(work_dir), clock=SystemClock())
+    certs = app.config.certs_dir
+    with BackgroundServer(app) as port:
+        target = f"127.0.0.1:{port}"
+        console.print(
+            f"Gateway serving over mutual TLS on {target} "
+            f"(policy revision {app.engine.revision}).\n"
+        )
+        gov = Client.connect(target, certs, GOVERNMENT, "caseworker-017")
+        charity_a = Client.connect(target, certs, CHARITY_A, "volunteer-a03")
+        charity_b = Client.connect(target, certs, CHARITY_B, "volunteer-b11")
+        officer = Client.connect(target, certs, COMPLIANCE, "inspector-002")
+        try:
+            person = pick_adult(seed)
+            registered = gov.cases.RegisterCase(
+                cases_pb2.RegisterCaseRequest(request_id="demo-case-1", case=person)
+            )
+            now = time.time_ns()
+            consent = gov.consents.RecordConsent(
+                consents_pb2.RecordConsentRequest(
+                    request_id="demo-consent-1",
+                    consent=consents_pb2.Consent(
+                        case_id=registered.case_id,
+                        grantor=consents_pb2.Grantor(
+                            kind=consents_pb2.GRANTOR_KIND_SUBJECT, name=person.person.name
+                        ),
+                        recipient_org=CHARITY_A,
+                        purpose=PURPOSE,
+                        categories=list(CONSENTED_CATEGORIES),
+                        fields=list(CONSENTED_FIELDS),
+                        access_mode=consents_pb2.ACCESS_MODE_VIEW,
+                        valid_from=convert.timestamp(now - 60 * 10**9),
+                        valid_until=convert.timestamp(now + 180 * NS_PER_DAY),
+                        retention_days=90,
+                        notice=consents_pb2.Notice(
+                            version="v1", sha256=hashlib.sha256(NOTICE_TEXT.encode()).hexdigest()
+                        ),
+                        evidence=consents_pb2.Evidence(
+                            form_sha256=hashlib.sha256(b"signed-form-demo").hexdigest(),
+                            witness="社区工作人员 王老师",
+                        ),
+                    ),
+                )
+            ).consent
+            referral = gov.referrals.CreateReferral(
+                referrals_pb2.CreateReferralRequest(
+                    request_id="demo-referral-1",
+                    case_id=registered.case_id,
+                    to_org=CHARITY_A,
+                    consent_id=consent.consent_id,
+                    purpose=PURPOSE,
+                    note=f"{person.person.name}家中困难，请尽快联系，电话{person.person.phone}。",
+                )
+            ).referral
+            console.print(
+                f"1. {GOVERNMENT} registered case {registered.case_id}, recorded consent "
+                f"{consent.consent_id} naming {CHARITY_A} for {PURPOSE}, and referred it "
+                f"({referral.referral_id})."
+            )
+            listed = charity_a.referrals.ListReferrals(referrals_pb2.ListReferralsRequest())
+            console.print(
+                f"2. {CHARITY_A} lists its referrals: {len(listed.referrals)} "
+                f"(subject {listed.referrals[0].subject}, note: {listed.referrals[0].note})"
+            )
+            summary = charity_a.cases.PullCaseSummary(
+                cases_pb2.PullCaseSummaryRequest(referral_id=referral.referral_id, purpose=PURPOSE)
+            )
+            console.print(f"3. {CHARITY_A} pulled the case summary.\n")
+            _show_side_by_side(
+                console,
+                gov.cases.GetCase(cases_pb2.GetCaseRequest(case_id=registered.case_id)),
+                summary,
+            )
+            try:
+                charity_b.cases.PullCaseSummary(
+                    cases_pb2.PullCaseSummaryRequest(
+                        referral_id=referral.referral_id, purpose=PURPOSE
+                    )
+                )
+                console.print("[red]charity B was NOT refused: this is a defect[/]")
+                return 1
+            except grpc.RpcError as err:
+                console.print(
+                    Panel(
+                        f"{err.code().name}: {err.details()}",
+                        title=f"4. {CHARITY_B} tries the same case: refused",
+                        border_style="red",
+                    )
+                )
+            app.ledger.integrate()
+            entries = officer.audit.QueryLedger(
+                audit_pb2.QueryLedgerRequest(subject_resident_id=person.person.resident_id)
+            ).entries
+            _show_ledger(console, entries)
+            verified = officer.audit.VerifyLedger(audit_pb2.VerifyLedgerRequest())
+            offline = ledger_log.verify(app.store, app.vkey)
+            if not (verified.ok and offline.ok):
+                console.print(
+                    f"[red]ledger verification failed: {list(verified.problems)} "
+                    f"{offline.problems}[/]"
+                )
+                return 1
+            console.print(
+                f"\n6. {COMPLIANCE} verified the ledger: {verified.tree_size} entries, "
+                f"root {verified.root_hash}"
+            )
+            console.print("[bold green]ledger verified[/]")
+        finally:
+            for client in (gov, charity_a, charity_b, officer):
+                client.close()
+    app.close()
+    console.print("Gateway stopped.")
+    return 0
+
+
+def _show_side_by_side(
+    console: Console, case: cases_pb2.Case, summary: cases_pb2.CaseSummary
+) -> None:
+    held = MessageToDict(case, preserving_proto_field_name=True)
+    person = held.pop("person", {})
+    received = MessageToDict(summary, preserving_proto_field_name=True)
+    released = received.pop("released", [])
+    table = Table(title="What the government holds · what charity A received")
+    table.add_column("government holds", style="yellow")
+    table.add_column("value")
+    table.add_column("charity A received", style="green")
+    table.add_column("value")
+    left = [(f"person.{k}", v) for k, v in person.items()] + [
+        (k, v) for k, v in held.items() if k not in ("registered_at",)
+    ]
+    right = list(received.items())
+    for i in range(max(len(left), len(right))):
+        lk, lv = left[i] if i < len(left) else ("", "")
+        rk, rv = right[i] if i < len(right) else ("", "")
+        table.add_row(lk, _short(lv), rk, _short(rv))
+    console.print(table)
+    console.print(
+        "Released fields and transforms: "
+        + ", ".join(
+            f"{r['field']}→{r['transform'].removeprefix('TRANSFORM_').lower()}" for r in released
+        )
+    )
+    absent = sorted({"name", "resident_id", "phone", "address", "monthly_income_fen"})
+    console.print(
+        f"Absent from the summary (not consented or never released): {', '.join(absent)}\n"
+    )
+
+
+def _show_ledger(console: Console, entries: list[audit_pb2.LedgerEntry]) -> None:
+    table = Table(title="5. The compliance officer's ledger query for this person")
+    for column in ("index", "org", "role", "actor", "method", "outcome", "reason"):
+        table.add_column(column)
+    for e in entries:
+        table.add_row(
+            str(e.index),
+            e.org,
+            e.role,
+            e.actor,
+            e.method.split("/")[-1],
+            e.outcome,
+            _short(e.reason, 60),
+        )
+    console.print(table)
+
+
+def _short(value: object, width: int = 48) -> str:
+    text = ", ".join(map(str, value)) if isinstance(value, list) else str(value)
+    return text if len(text) <= width else text[: width - 1] + "…"

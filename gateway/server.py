@@ -1,0 +1,351 @@
+"""The gRPC server: grpc.aio over mutual TLS, the identity interceptor, health and reflection,
+and the ledger's sequencer running beside the calls.
+
+Mutual TLS is the only mode in normal use: the server requires a client certificate issued by
+the deployment's CA, so a caller without one, or with one from another CA or expired, never
+completes the handshake. A plaintext port exists only behind ``insecure_plaintext`` (a
+development flag that logs a warning); there the caller's org and role come from metadata.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import re
+import signal
+import threading
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, replace
+from typing import Any
+
+import grpc
+import structlog
+from aidbridge.v1 import (
+    audit_pb2,
+    audit_pb2_grpc,
+    cases_pb2,
+    cases_pb2_grpc,
+    consents_pb2,
+    consents_pb2_grpc,
+    referrals_pb2,
+    referrals_pb2_grpc,
+    resources_pb2,
+    resources_pb2_grpc,
+)
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+from gateway import errors, identity, sweeps
+from gateway.app import Gateway
+from gateway.exchange import Caller, record_refusal
+from gateway.logging import get_logger
+from gateway.services.audit import AuditService
+from gateway.services.base import CALLER, METHOD, STATUS
+from gateway.services.cases import CaseService
+from gateway.services.consents import ConsentService
+from gateway.services.referrals import ReferralService
+from gateway.services.resources import ResourceService
+
+log = get_logger("aidbridge.server")
+
+ACTOR_KEY = "x-aidbridge-actor"
+DEV_ORG_KEY = "x-aidbridge-dev-org"
+DEV_ROLE_KEY = "x-aidbridge-dev-role"
+ACTOR = re.compile(r"[\w.@:-]{1,100}")
+EXEMPT = ("/grpc.health.v1.Health/", "/grpc.reflection.")
+UNKNOWN = "unknown"
+
+
+class IdentityInterceptor(grpc.aio.ServerInterceptor):
+    """Derives the caller (org and role from the client certificate, actor from metadata) for
+    every call, binds it to the logs, and refuses — and ledgers — calls it cannot identify."""
+
+    def __init__(self, app: Gateway, *, plaintext: bool = False) -> None:
+        self.app = app
+        self.plaintext = plaintext
+
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler:
+        handler = await continuation(handler_call_details)
+        path = handler_call_details.method
+        if handler is None or path.startswith(EXEMPT):
+            return handler
+        method = path.lstrip("/")
+        if handler.unary_unary is not None:
+            inner = handler.unary_unary
+
+            async def unary(request: Any, context: grpc.aio.ServicerContext) -> Any:
+                started = time.perf_counter()
+                await self._enter(context, method)
+                try:
+                    return await inner(request, context)
+                finally:
+                    _log_call(context, started)
+
+            return grpc.unary_unary_rpc_method_handler(
+                unary, handler.request_deserializer, handler.response_serializer
+            )
+        if handler.unary_stream is not None:
+            inner_stream = handler.unary_stream
+
+            async def stream(request: Any, context: grpc.aio.ServicerContext) -> Any:
+                started = time.perf_counter()
+                await self._enter(context, method)
+                try:
+                    async for item in inner_stream(request, context):
+                        yield item
+                finally:
+                    _log_call(context, started)
+
+            return grpc.unary_stream_rpc_method_handler(
+                stream, handler.request_deserializer, handler.response_serializer
+            )
+        return handler  # no client-streaming methods in v1
+
+    async def _enter(self, context: grpc.aio.ServicerContext, method: str) -> None:
+        METHOD.set(method)
+        metadata = {k: v for k, v in (context.invocation_metadata() or ()) if isinstance(v, str)}
+        try:
+            caller = self._identify(context, metadata)
+        except errors.AidBridgeError as exc:
+            anonymous = Caller(org=UNKNOWN, role="", actor="", fingerprint="")
+            await self._refuse(context, anonymous, method, exc)
+            return
+        structlog.contextvars.bind_contextvars(
+            org=caller.org, role=caller.role, actor=caller.actor, method=method
+        )
+        if not ACTOR.fullmatch(caller.actor):
+            await self._refuse(
+                context,
+                replace(caller, actor=""),  # an invalid actor is not recorded as given
+                method,
+                errors.InvalidArgument(
+                    f"metadata {ACTOR_KEY!r} must name the acting person "
+                    "(1-100 letters, digits or . _ @ : -)"
+                ),
+            )
+        CALLER.set(caller)
+
+    def _identify(self, context: grpc.aio.ServicerContext, metadata: dict[str, str]) -> Caller:
+        actor = metadata.get(ACTOR_KEY, "")
+        if self.plaintext:
+            org, role = metadata.get(DEV_ORG_KEY, ""), metadata.get(DEV_ROLE_KEY, "")
+            if not org or not role:
+                raise errors.Unauthenticated(
+                    f"plaintext development mode: send {DEV_ORG_KEY} and {DEV_ROLE_KEY}"
+                )
+            return Caller(org=org, role=role, actor=actor, fingerprint="plaintext")
+        pems = context.auth_context().get("x509_pem_cert") or []
+        if not pems:
+            raise errors.Unauthenticated("a client certificate is required")
+        try:
+            cert = identity.identity_from_pem(pems[0])
+            identity.check_validity(cert, self.app.clock.now_ns())
+        except identity.IdentityError as exc:
+            raise errors.Unauthenticated(f"client certificate refused: {exc}") from exc
+        return Caller(org=cert.org, role=cert.role, actor=actor, fingerprint=cert.fingerprint)
+
+    async def _refuse(
+        self,
+        context: grpc.aio.ServicerContext,
+        caller: Caller,
+        method: str,
+        exc: errors.AidBridgeError,
+    ) -> None:
+        try:
+            await asyncio.to_thread(record_refusal, self.app, caller, method, exc.code, exc.message)
+        except errors.Unavailable as unavailable:
+            await context.abort(grpc.StatusCode.UNAVAILABLE, unavailable.message)
+        await context.abort(STATUS[exc.code], exc.message)
+
+
+def _log_call(context: grpc.aio.ServicerContext, started: float) -> None:
+    code = context.code() if hasattr(context, "code") else None
+    outcome = code.name if isinstance(code, grpc.StatusCode) else "OK"
+    log.info("call", outcome=outcome, ms=round((time.perf_counter() - started) * 1000, 3))
+    structlog.contextvars.clear_contextvars()
+
+
+@dataclass(frozen=True)
+class TlsFiles:
+    ca: bytes
+    cert: bytes
+    key: bytes
+
+
+def tls_from_dir(certs_dir: Any) -> TlsFiles:
+    return TlsFiles(
+        ca=(certs_dir / "ca.pem").read_bytes(),
+        cert=(certs_dir / "server.pem").read_bytes(),
+        key=(certs_dir / "server.key").read_bytes(),
+    )
+
+
+SERVICE_NAMES = (
+    cases_pb2.DESCRIPTOR.services_by_name["CaseService"].full_name,
+    consents_pb2.DESCRIPTOR.services_by_name["ConsentService"].full_name,
+    referrals_pb2.DESCRIPTOR.services_by_name["ReferralService"].full_name,
+    resources_pb2.DESCRIPTOR.services_by_name["ResourceService"].full_name,
+    audit_pb2.DESCRIPTOR.services_by_name["AuditService"].full_name,
+)
+
+
+async def build_server(
+    app: Gateway, listen: str, tls: TlsFiles | None
+) -> tuple[grpc.aio.Server, int, health.aio.HealthServicer]:
+    """Create and start the server; returns it, the bound port and its health servicer."""
+    server = grpc.aio.server(
+        interceptors=[IdentityInterceptor(app, plaintext=tls is None)],
+        options=[("grpc.max_receive_message_length", 4 * 1024 * 1024)],
+    )
+    cases_pb2_grpc.add_CaseServiceServicer_to_server(CaseService(app), server)
+    consents_pb2_grpc.add_ConsentServiceServicer_to_server(ConsentService(app), server)
+    referrals_pb2_grpc.add_ReferralServiceServicer_to_server(ReferralService(app), server)
+    resources_pb2_grpc.add_ResourceServiceServicer_to_server(ResourceService(app), server)
+    audit_pb2_grpc.add_AuditServiceServicer_to_server(AuditService(app), server)
+    health_servicer = health.aio.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    reflection.enable_server_reflection(
+        (
+            *SERVICE_NAMES,
+            health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
+            reflection.SERVICE_NAME,
+        ),
+        server,
+    )
+    if tls is None:
+        log.warning("plaintext development mode: no TLS, callers are not authenticated")
+        port = server.add_insecure_port(listen)
+    else:
+        credentials = grpc.ssl_server_credentials(
+            [(tls.key, tls.cert)], root_certificates=tls.ca, require_client_auth=True
+        )
+        port = server.add_secure_port(listen, credentials)
+    if port == 0:
+        raise OSError(f"could not listen on {listen}")
+    await server.start()
+    for name in ("", *SERVICE_NAMES):
+        await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
+    return server, port, health_servicer
+
+
+async def run_sequencer(app: Gateway, stop: asyncio.Event) -> None:
+    """Integrate queued ledger entries into the tree and sign checkpoints, every interval."""
+    interval = app.config.sequencer_interval_s
+    while not stop.is_set():
+        try:
+            await asyncio.to_thread(app.ledger.integrate)
+        except Exception as exc:  # keep sequencing; the entries stay queued and durable
+            log.error("sequencer failed", error=type(exc).__name__, detail=str(exc)[:200])
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=interval)
+    await asyncio.to_thread(app.ledger.integrate)
+
+
+async def run_sweeps(app: Gateway, stop: asyncio.Event) -> None:
+    """Expire consents and referrals whose time has passed, every sweep interval."""
+    while not stop.is_set():
+        try:
+            result = await asyncio.to_thread(sweeps.sweep, app)
+            if result.consents_expired or result.referrals_expired:
+                log.info(
+                    "sweep",
+                    consents_expired=result.consents_expired,
+                    referrals_expired=result.referrals_expired,
+                )
+        except Exception as exc:  # the next sweep tries again; enforcement checks the clock
+            log.error("sweep failed", error=type(exc).__name__, detail=str(exc)[:200])
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=app.config.sweep_interval_s)
+
+
+async def serve(app: Gateway, *, on_ready: Callable[[int], None] | None = None) -> None:
+    """Run until SIGINT/SIGTERM; SIGHUP reloads the policy bundle."""
+    tls = None if app.config.insecure_plaintext else tls_from_dir(app.config.certs_dir)
+    server, port, health_servicer = await build_server(app, app.config.listen, tls)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    loop.add_signal_handler(signal.SIGINT, stop.set)
+    loop.add_signal_handler(signal.SIGTERM, stop.set)
+    loop.add_signal_handler(signal.SIGHUP, lambda: reload_policy(app))
+    sequencer = asyncio.create_task(run_sequencer(app, stop))
+    sweeper = asyncio.create_task(run_sweeps(app, stop))
+    log.info("serving", port=port, tls=tls is not None, revision=app.engine.revision)
+    if on_ready:
+        on_ready(port)
+    await stop.wait()
+    await health_servicer.enter_graceful_shutdown()
+    await server.stop(grace=5)
+    await asyncio.gather(sequencer, sweeper)
+    log.info("stopped")
+
+
+def reload_policy(app: Gateway) -> None:
+    reload = getattr(app.engine, "reload", None)
+    if reload is None:
+        log.warning("policy reload not supported by this engine")
+        return
+    try:
+        reload(app.config.bundle_path)
+        log.info("policy reloaded", revision=app.engine.revision)
+    except Exception as exc:
+        log.error("policy reload rejected; the old bundle stays in force", detail=str(exc)[:300])
+
+
+class BackgroundServer:
+    """A gateway serving from a thread of its own (its own event loop), for the demo, tests and
+    benchmarks: ``with BackgroundServer(app) as port: ...``."""
+
+    def __init__(self, app: Gateway, listen: str = "127.0.0.1:0") -> None:
+        self.app = app
+        self.listen = listen
+        self.port = 0
+        self._loop = asyncio.new_event_loop()
+        self._ready = threading.Event()
+        self._stop: asyncio.Event | None = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> int:
+        self._thread.start()
+        self._ready.wait(timeout=30)
+        if self._error is not None:
+            raise self._error
+        if not self.port:
+            raise RuntimeError("the gateway did not start within 30 s")
+        return self.port
+
+    def __exit__(self, *_exc: object) -> None:
+        self.stop()
+
+    def stop(self) -> None:
+        if self._stop is not None and self._thread.is_alive():
+            self._loop.call_soon_threadsafe(self._stop.set)
+            self._thread.join(timeout=30)
+
+    def _run(self) -> None:
+        asyncio.set_event_loop(self._loop)
+        try:
+            self._loop.run_until_complete(self._main())
+        except BaseException as exc:
+            self._error = exc
+            self._ready.set()
+        finally:
+            self._loop.close()
+
+    async def _main(self) -> None:
+        self._stop = asyncio.Event()
+        config = self.app.config
+        tls = None if config.insecure_plaintext else tls_from_dir(config.certs_dir)
+        server, self.port, health_servicer = await build_server(self.app, self.listen, tls)
+        sequencer = asyncio.create_task(run_sequencer(self.app, self._stop))
+        sweeper = asyncio.create_task(run_sweeps(self.app, self._stop))
+        self._ready.set()
+        await self._stop.wait()
+        await health_servicer.enter_graceful_shutdown()
+        await server.stop(grace=2)
+        await asyncio.gather(sequencer, sweeper)
