@@ -26,7 +26,6 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from aidbridge.v1 import cases_pb2  # noqa: E402
-
 from gateway.client import Client, credentials, secure_channel  # noqa: E402
 from gateway.workdir import init_workdir  # noqa: E402
 from tests.e2e.flow import CHARITY_A, GOV, PURPOSE, adults, refer  # noqa: E402

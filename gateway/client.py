@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import grpc
+
 from aidbridge.v1 import (
     audit_pb2_grpc,
     cases_pb2_grpc,

@@ -15,12 +15,12 @@ from datetime import date
 from pathlib import Path
 
 import grpc
-from aidbridge.v1 import audit_pb2, cases_pb2, consents_pb2, referrals_pb2
 from google.protobuf.json_format import MessageToDict
 from rich.console import Console
 from rich.panel import Panel
 from rich.table import Table
 
+from aidbridge.v1 import audit_pb2, cases_pb2, consents_pb2, referrals_pb2
 from gateway.app import Gateway
 from gateway.cases import age_on
 from gateway.client import Client

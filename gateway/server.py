@@ -21,6 +21,9 @@ from typing import Any
 
 import grpc
 import structlog
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
 from aidbridge.v1 import (
     audit_pb2,
     audit_pb2_grpc,
@@ -33,9 +36,6 @@ from aidbridge.v1 import (
     resources_pb2,
     resources_pb2_grpc,
 )
-from grpc_health.v1 import health, health_pb2, health_pb2_grpc
-from grpc_reflection.v1alpha import reflection
-
 from gateway import errors, identity, sweeps
 from gateway.app import Gateway
 from gateway.exchange import Caller, record_refusal

@@ -22,9 +22,10 @@ import threading
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from aidbridge.v1 import cases_pb2, common_pb2
 from faker import Faker
 from stdnum.cn import ric
+
+from aidbridge.v1 import cases_pb2, common_pb2
 
 H = common_pb2
 STREETS: tuple[str, ...] = (

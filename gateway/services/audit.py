@@ -7,10 +7,10 @@ import base64
 from typing import Any
 
 import grpc
-from aidbridge.v1 import audit_pb2, audit_pb2_grpc
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from aidbridge.v1 import audit_pb2, audit_pb2_grpc
 from gateway import errors
 from gateway.exchange import Call
 from gateway.ledger import log as ledger_log

@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import grpc
-from aidbridge.v1 import cases_pb2, cases_pb2_grpc
 from sqlalchemy.orm import Session
 
+from aidbridge.v1 import cases_pb2, cases_pb2_grpc
 from gateway import cases, errors, referrals
 from gateway.consent import repository as consents
 from gateway.consent.model import policy_view

@@ -6,9 +6,9 @@ from __future__ import annotations
 from typing import Any
 
 import grpc
-from aidbridge.v1 import consents_pb2, consents_pb2_grpc
 from sqlalchemy.orm import Session
 
+from aidbridge.v1 import consents_pb2, consents_pb2_grpc
 from gateway import cases, errors
 from gateway.consent import model, receipts
 from gateway.consent import repository as consents

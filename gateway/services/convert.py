@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from aidbridge.v1 import cases_pb2, common_pb2
 from google.protobuf.timestamp_pb2 import Timestamp
 
+from aidbridge.v1 import cases_pb2, common_pb2
 from gateway.clock import NS_PER_SECOND
 
 _SEX = {common_pb2.SEX_FEMALE: "female", common_pb2.SEX_MALE: "male"}

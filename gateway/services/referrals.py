@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import grpc
-from aidbridge.v1 import referrals_pb2, referrals_pb2_grpc
 from sqlalchemy.orm import Session
 
+from aidbridge.v1 import referrals_pb2, referrals_pb2_grpc
 from gateway import cases, errors, referrals
 from gateway.clock import NS_PER_DAY
 from gateway.consent import repository as consents

@@ -6,8 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 import grpc
-from aidbridge.v1 import resources_pb2_grpc
 
+from aidbridge.v1 import resources_pb2_grpc
 from gateway.services.base import Servicer
 
 

@@ -8,11 +8,10 @@ from dataclasses import dataclass
 from datetime import date
 
 from aidbridge.v1 import cases_pb2, consents_pb2, referrals_pb2
-from gateway.synthetic import synthetic_cases
-
 from gateway.cases import age_on
 from gateway.clock import NS_PER_DAY
 from gateway.services.convert import timestamp
+from gateway.synthetic import synthetic_cases
 
 GOV = "jb-civil-affairs"
 STREET_OFFICE = "jb-guanyinqiao-office"

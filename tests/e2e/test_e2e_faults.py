@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import grpc
 import pytest
-from aidbridge.v1 import cases_pb2, referrals_pb2
 from sqlalchemy import func, select, text, update
 from typer.testing import CliRunner
 
+from aidbridge.v1 import cases_pb2, referrals_pb2
 from gateway.cli import app as cli
 from gateway.store.models import Case, LedgerEntry, Referral
 from tests.conftest import start_gateway

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import grpc
 import pytest
-from aidbridge.v1 import audit_pb2, cases_pb2, referrals_pb2
 
+from aidbridge.v1 import audit_pb2, cases_pb2, referrals_pb2
 from tests.conftest import start_gateway
 from tests.e2e.flow import CHARITY_A, CHARITY_B, COMPLIANCE, GOV, PURPOSE, adults, pull, refer
 

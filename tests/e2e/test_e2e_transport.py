@@ -7,9 +7,9 @@ import datetime as dt
 
 import grpc
 import pytest
-from aidbridge.v1 import audit_pb2, referrals_pb2, referrals_pb2_grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from aidbridge.v1 import audit_pb2, referrals_pb2, referrals_pb2_grpc
 from certs import ca
 from gateway.client import secure_channel
 from gateway.store.models import LedgerEntry

@@ -9,11 +9,11 @@ import re
 from datetime import date
 
 import pytest
-from aidbridge.v1 import cases_pb2, common_pb2
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from stdnum.cn import ric
 
+from aidbridge.v1 import cases_pb2, common_pb2
 from gateway.synthetic import (
     DIBAO_LINE_FEN,
     STREETS,
