@@ -16,6 +16,7 @@ from gateway.policy.engine import PolicyEngine, load_engine
 from gateway.privacy.crypto import FieldCipher
 from gateway.privacy.pseudonyms import pseudonym_for, subject_index
 from gateway.store import Store
+from gateway.store.group_commit import GroupCommitWriter
 
 LEDGER_RECIPIENT = "ledger"
 
@@ -30,6 +31,7 @@ class Gateway:
     catalogue: Catalogue
     ledger: Ledger
     clock: Clock
+    writer: GroupCommitWriter
 
     @classmethod
     def open(
@@ -52,6 +54,7 @@ class Gateway:
             catalogue=Catalogue.load(config.bundle_path),
             ledger=ledger,
             clock=clock,
+            writer=GroupCommitWriter(store),
         )
 
     @property
@@ -71,4 +74,5 @@ class Gateway:
         return to_date(self.clock.now_ns())
 
     def close(self) -> None:
+        self.writer.close()
         self.store.dispose()

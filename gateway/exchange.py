@@ -1,13 +1,19 @@
 """One exchange: a call from an identified caller, decided by the policy, carried out in one
 database transaction that also queues its ledger entry — so no entry, no exchange.
 
-``run_exchange`` is the single path every RPC takes (services only say what to do inside it):
+Every RPC takes one of two paths (services only say what to do inside it):
 
-    identity (already derived) → revocation → handler [policy → privacy → store] → ledger → commit
+- ``run_exchange`` for calls that change data: the handler runs as one write unit of the store's
+  group commit — identity (already derived) → revocation → policy → privacy → store → ledger —
+  and the caller is answered once the batch it rode in is durable.
+- ``run_read_exchange`` for calls that only read (a charity pulling a summary, lists, audit
+  queries): the handler runs in a read transaction, in parallel with other calls, and registers
+  its few writes with ``call.defer``; those and the ledger entry then go through the group commit,
+  and the response is released only after they are durable.
 
-A call that fails for any reason leaves no data behind (its transaction rolls back), and its
-denial is written to the ledger in a transaction of its own before the caller hears of it. If
-even that cannot be written, the caller gets UNAVAILABLE: nothing was released.
+A call that fails for any reason leaves no data behind, and its refusal is written to the ledger
+before the caller hears of it. If even that cannot be written, the caller gets UNAVAILABLE:
+nothing was released.
 """
 
 from __future__ import annotations
@@ -62,10 +68,15 @@ class Call:
     request: Message
     facts: Facts = field(default_factory=Facts)
     now_ns: int = 0
+    deferred: list[Callable[[Session], object]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         if not self.now_ns:
             self.now_ns = self.app.clock.now_ns()
+
+    def defer(self, write: Callable[[Session], object]) -> None:
+        """Register a write to make with the call's ledger entry (read path)."""
+        self.deferred.append(write)
 
     def decide(
         self,
@@ -116,21 +127,52 @@ def digest(message: Message | None) -> str:
 
 
 def run_exchange(call: Call, handler: Callable[[Session, Call], M]) -> M:
-    """Run ``handler`` inside one write transaction with the call's ledger entry; see module doc."""
-    app = call.app
-    try:
-        with app.store.write() as session:
+    """Run ``handler`` as one write unit with the call's ledger entry; see module doc."""
+
+    def unit(session: Session) -> M:
+        _refuse_revoked(session, call.caller)
+        response = handler(session, call)
+        _apply_deferred(session, call)
+        ledger_entry.append(session, _exchange(call, "OK", "", response))
+        return response
+
+    return _guarded(call, lambda: call.app.writer.submit(unit))
+
+
+def run_read_exchange(call: Call, handler: Callable[[Session, Call], M]) -> M:
+    """Run a reading ``handler`` in a read transaction, then its deferred writes and its ledger
+    entry as one write unit; the response leaves only after that unit is durable."""
+
+    def run() -> M:
+        with call.app.store.read() as session:
             _refuse_revoked(session, call.caller)
             response = handler(session, call)
+
+        def unit(session: Session) -> None:
+            _apply_deferred(session, call)
             ledger_entry.append(session, _exchange(call, "OK", "", response))
+
+        call.app.writer.submit(unit)
         return response
+
+    return _guarded(call, run)
+
+
+def _guarded(call: Call, run: Callable[[], M]) -> M:
+    try:
+        return run()
     except errors.AidBridgeError as exc:
         _record_refusal(call, exc.code, exc.message)
         raise
     except StoreUnavailable as exc:
-        # The transaction did not commit: nothing was changed and nothing is released.
+        # Nothing of the call was committed and nothing is released.
         _record_refusal(call, "UNAVAILABLE", "store unavailable")
         raise errors.Unavailable(f"the exchange could not be recorded: {exc}") from exc
+
+
+def _apply_deferred(session: Session, call: Call) -> None:
+    for write in call.deferred:
+        write(session)
 
 
 def record_refusal(app: Gateway, caller: Caller, method: str, code: str, reason: str) -> None:
@@ -186,9 +228,11 @@ def _refuse_revoked(session: Session, caller: Caller) -> None:
 
 
 def _record_refusal(call: Call, code: str, reason: str) -> None:
+    def unit(session: Session) -> None:
+        ledger_entry.append(session, _exchange(call, code, reason, None))
+
     try:
-        with call.app.store.write() as session:
-            ledger_entry.append(session, _exchange(call, code, reason, None))
+        call.app.writer.submit(unit)
     except StoreUnavailable as exc:
         raise errors.Unavailable(f"the refusal could not be recorded: {exc}") from exc
 

@@ -45,7 +45,7 @@ class AuditService(Servicer, audit_pb2_grpc.AuditServiceServicer):
     async def QueryLedger(
         self, request: audit_pb2.QueryLedgerRequest, context: grpc.aio.ServicerContext
     ) -> audit_pb2.QueryLedgerResponse:
-        return await self.run(context, request, self._query)
+        return await self.run_read(context, request, self._query)
 
     def _query(self, session: Session, call: Call) -> audit_pb2.QueryLedgerResponse:
         request: audit_pb2.QueryLedgerRequest = call.request  # type: ignore[assignment]
@@ -85,7 +85,7 @@ class AuditService(Servicer, audit_pb2_grpc.AuditServiceServicer):
     async def GetCheckpoint(
         self, request: audit_pb2.GetCheckpointRequest, context: grpc.aio.ServicerContext
     ) -> audit_pb2.Checkpoint:
-        return await self.run(context, request, self._checkpoint)
+        return await self.run_read(context, request, self._checkpoint)
 
     def _checkpoint(self, session: Session, call: Call) -> audit_pb2.Checkpoint:
         call.decide(resource=LEDGER)
@@ -98,7 +98,7 @@ class AuditService(Servicer, audit_pb2_grpc.AuditServiceServicer):
     async def GetInclusionProof(
         self, request: audit_pb2.GetInclusionProofRequest, context: grpc.aio.ServicerContext
     ) -> audit_pb2.InclusionProof:
-        return await self.run(context, request, self._inclusion)
+        return await self.run_read(context, request, self._inclusion)
 
     def _inclusion(self, session: Session, call: Call) -> audit_pb2.InclusionProof:
         request: audit_pb2.GetInclusionProofRequest = call.request  # type: ignore[assignment]
@@ -114,7 +114,7 @@ class AuditService(Servicer, audit_pb2_grpc.AuditServiceServicer):
     async def GetConsistencyProof(
         self, request: audit_pb2.GetConsistencyProofRequest, context: grpc.aio.ServicerContext
     ) -> audit_pb2.ConsistencyProof:
-        return await self.run(context, request, self._consistency)
+        return await self.run_read(context, request, self._consistency)
 
     def _consistency(self, session: Session, call: Call) -> audit_pb2.ConsistencyProof:
         request: audit_pb2.GetConsistencyProofRequest = call.request  # type: ignore[assignment]
@@ -130,7 +130,7 @@ class AuditService(Servicer, audit_pb2_grpc.AuditServiceServicer):
     async def VerifyLedger(
         self, request: audit_pb2.VerifyLedgerRequest, context: grpc.aio.ServicerContext
     ) -> audit_pb2.VerifyLedgerResponse:
-        return await self.run(context, request, self._verify)
+        return await self.run_read(context, request, self._verify)
 
     def _verify(self, session: Session, call: Call) -> audit_pb2.VerifyLedgerResponse:
         call.decide(resource=LEDGER)

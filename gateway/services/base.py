@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from gateway import errors
 from gateway.app import Gateway
-from gateway.exchange import Call, Caller, run_exchange
+from gateway.exchange import Call, Caller, run_exchange, run_read_exchange
 
 M = TypeVar("M", bound=Message)
 
@@ -44,9 +44,28 @@ class Servicer:
         request: Message,
         handler: Callable[[Session, Call], M],
     ) -> M:
+        """For calls that change data: see ``gateway.exchange.run_exchange``."""
+        return await self._execute(context, request, handler, run_exchange)
+
+    async def run_read(
+        self,
+        context: grpc.aio.ServicerContext,
+        request: Message,
+        handler: Callable[[Session, Call], M],
+    ) -> M:
+        """For calls that only read: see ``gateway.exchange.run_read_exchange``."""
+        return await self._execute(context, request, handler, run_read_exchange)
+
+    async def _execute(
+        self,
+        context: grpc.aio.ServicerContext,
+        request: Message,
+        handler: Callable[[Session, Call], M],
+        path: Callable[[Call, Callable[[Session, Call], M]], M],
+    ) -> M:
         call = Call(app=self.app, caller=CALLER.get(), method=METHOD.get(), request=request)
         try:
-            return await asyncio.to_thread(run_exchange, call, handler)
+            return await asyncio.to_thread(path, call, handler)
         except errors.AidBridgeError as exc:
             await context.abort(STATUS[exc.code], exc.message)
             raise  # unreachable: abort raises

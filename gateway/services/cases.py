@@ -65,7 +65,7 @@ class CaseService(Servicer, cases_pb2_grpc.CaseServiceServicer):
     async def GetCase(
         self, request: cases_pb2.GetCaseRequest, context: grpc.aio.ServicerContext
     ) -> cases_pb2.Case:
-        return await self.run(context, request, self._get)
+        return await self.run_read(context, request, self._get)
 
     def _get(self, session: Session, call: Call) -> cases_pb2.Case:
         request: cases_pb2.GetCaseRequest = call.request  # type: ignore[assignment]
@@ -80,7 +80,7 @@ class CaseService(Servicer, cases_pb2_grpc.CaseServiceServicer):
     async def PullCaseSummary(
         self, request: cases_pb2.PullCaseSummaryRequest, context: grpc.aio.ServicerContext
     ) -> cases_pb2.CaseSummary:
-        return await self.run(context, request, self._pull)
+        return await self.run_read(context, request, self._pull)
 
     def _pull(self, session: Session, call: Call) -> cases_pb2.CaseSummary:
         request: cases_pb2.PullCaseSummaryRequest = call.request  # type: ignore[assignment]
@@ -99,7 +99,7 @@ class CaseService(Servicer, cases_pb2_grpc.CaseServiceServicer):
     async def GetContactDetails(
         self, request: cases_pb2.GetContactDetailsRequest, context: grpc.aio.ServicerContext
     ) -> cases_pb2.ContactDetails:
-        return await self.run(context, request, self._contact)
+        return await self.run_read(context, request, self._contact)
 
     def _contact(self, session: Session, call: Call) -> cases_pb2.ContactDetails:
         request: cases_pb2.GetContactDetailsRequest = call.request  # type: ignore[assignment]
@@ -146,7 +146,9 @@ def _release(
     )
     if not released.fields:
         raise errors.PermissionDenied("the policy releases no field of this case to you")
-    consents.record_release(session, referral.consent_id, call.caller.org, call.now_ns)
+    call.defer(
+        lambda s: consents.record_release(s, referral.consent_id, call.caller.org, call.now_ns)
+    )
     call.facts.fields_released = released.fields
     values = dict(released.values)
     values["_resident_id"] = record["resident_id"]

@@ -139,7 +139,7 @@ class ReferralService(Servicer, referrals_pb2_grpc.ReferralServiceServicer):
     async def ListReferrals(
         self, request: referrals_pb2.ListReferralsRequest, context: grpc.aio.ServicerContext
     ) -> referrals_pb2.ListReferralsResponse:
-        return await self.run(context, request, self._list)
+        return await self.run_read(context, request, self._list)
 
     def _list(self, session: Session, call: Call) -> referrals_pb2.ListReferralsResponse:
         request: referrals_pb2.ListReferralsRequest = call.request  # type: ignore[assignment]
@@ -166,7 +166,7 @@ class ReferralService(Servicer, referrals_pb2_grpc.ReferralServiceServicer):
     async def GetReferral(
         self, request: referrals_pb2.GetReferralRequest, context: grpc.aio.ServicerContext
     ) -> referrals_pb2.Referral:
-        return await self.run(context, request, self._get)
+        return await self.run_read(context, request, self._get)
 
     def _get(self, session: Session, call: Call) -> referrals_pb2.Referral:
         request: referrals_pb2.GetReferralRequest = call.request  # type: ignore[assignment]

@@ -83,7 +83,7 @@ class Store:
         try:
             conn = self.engine.connect()
         except SQLAlchemyError as exc:
-            raise StoreUnavailable(_describe(exc)) from exc
+            raise StoreUnavailable(describe(exc)) from exc
         try:
             if self.is_sqlite:
                 conn = conn.execution_options(sqlite_begin=sqlite_mode)
@@ -94,7 +94,7 @@ class Store:
                     session.commit()
                 except SQLAlchemyError as exc:
                     session.rollback()
-                    raise StoreUnavailable(_describe(exc)) from exc
+                    raise StoreUnavailable(describe(exc)) from exc
                 except BaseException:
                     session.rollback()
                     raise
@@ -123,7 +123,7 @@ def alembic_config(url: str) -> Config:
     return cfg
 
 
-def _describe(exc: SQLAlchemyError) -> str:
+def describe(exc: SQLAlchemyError) -> str:
     if isinstance(exc, OperationalError) and exc.orig is not None:
         return f"database error: {exc.orig}"
     return f"database error: {type(exc).__name__}"
