@@ -271,7 +271,15 @@ async def serve(app: Gateway, *, on_ready: Callable[[int], None] | None = None) 
     loop = asyncio.get_running_loop()
     loop.add_signal_handler(signal.SIGINT, stop.set)
     loop.add_signal_handler(signal.SIGTERM, stop.set)
-    loop.add_signal_handler(signal.SIGHUP, lambda: reload_policy(app))
+    reloads: set[asyncio.Task[None]] = set()
+
+    def on_hup() -> None:
+        # Compiling and testing a bundle takes seconds: never on the event loop.
+        task = asyncio.ensure_future(asyncio.to_thread(reload_policy, app))
+        reloads.add(task)
+        task.add_done_callback(reloads.discard)
+
+    loop.add_signal_handler(signal.SIGHUP, on_hup)
     sequencer = asyncio.create_task(run_sequencer(app, stop))
     sweeper = asyncio.create_task(run_sweeps(app, stop))
     log.info("serving", port=port, tls=tls is not None, revision=app.engine.revision)
