@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import re
 import uuid
+from collections.abc import Collection
 from datetime import date
 from typing import Any
 
@@ -25,7 +26,7 @@ MOBILE = re.compile(r"1[3-9]\d{9}")
 MAX_TEXT = 4000
 
 
-def validate_record(record: dict[str, Any], *, streets: set[str]) -> dict[str, Any]:
+def validate_record(record: dict[str, Any], *, streets: Collection[str]) -> dict[str, Any]:
     """Check a case record and fill what the resident id implies; raise InvalidArgument naming
     the field."""
     rid = str(record.get("resident_id", "")).strip().upper()

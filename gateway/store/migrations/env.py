@@ -20,8 +20,8 @@ def run() -> None:
         with context.begin_transaction():
             context.run_migrations()
         return
-    url = config.get_main_option("sqlalchemy.url")
-    if url and url.startswith("postgresql://"):
+    url = config.get_main_option("sqlalchemy.url") or ""
+    if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url[len("postgresql://") :]
     engine = create_engine(url)
     with engine.connect() as conn:
