@@ -205,49 +205,70 @@ def _show_side_by_side(
 ) -> None:
     held = MessageToDict(case, preserving_proto_field_name=True)
     person = held.pop("person", {})
+    held.pop("registered_at", None)
+    gov = Table(title="What the government holds (never leaves the gateway as such)")
+    gov.add_column("field", style="yellow")
+    gov.add_column("value", overflow="fold")
+    for key, value in [*(("person." + k, v) for k, v in person.items()), *held.items()]:
+        gov.add_row(key, _pretty(value))
+    console.print(gov)
+
     received = MessageToDict(summary, preserving_proto_field_name=True)
-    released = received.pop("released", [])
-    table = Table(title="What the government holds · what charity A received")
-    table.add_column("government holds", style="yellow")
-    table.add_column("value")
-    table.add_column("charity A received", style="green")
-    table.add_column("value")
-    left = [(f"person.{k}", v) for k, v in person.items()] + [
-        (k, v) for k, v in held.items() if k not in ("registered_at",)
-    ]
-    right = list(received.items())
-    for i in range(max(len(left), len(right))):
-        lk, lv = left[i] if i < len(left) else ("", "")
-        rk, rv = right[i] if i < len(right) else ("", "")
-        table.add_row(lk, _short(lv), rk, _short(rv))
-    console.print(table)
+    transforms = {
+        r["field"]: r["transform"].removeprefix("TRANSFORM_").lower()
+        for r in received.pop("released", [])
+    }
+    charity = Table(title="What charity A received")
+    charity.add_column("field", style="green")
+    charity.add_column("value", overflow="fold")
+    charity.add_column("released from · transform", style="dim")
+    sources = {
+        "age_band": "birth_date",
+        "area": "street",
+        "income_band": "monthly_income",
+        "health_category": "health_condition",
+        "disability_category": "disability",
+    }
+    for key, value in received.items():
+        source = sources.get(key, key)
+        how = f"{source} · {transforms[source]}" if source in transforms else ""
+        if key == "subject":
+            how = "resident id · pseudonymise (HMAC, this charity's own key)"
+        charity.add_row(key, _pretty(value), how)
+    console.print(charity)
+    absent = ("name", "resident_id", "phone", "address", "monthly_income", "assistance_status")
     console.print(
-        "Released fields and transforms: "
-        + ", ".join(
-            f"{r['field']}→{r['transform'].removeprefix('TRANSFORM_').lower()}" for r in released
-        )
-    )
-    absent = sorted({"name", "resident_id", "phone", "address", "monthly_income_fen"})
-    console.print(
-        f"Absent from the summary (not consented or never released): {', '.join(absent)}\n"
+        "Not in the consent or never released to a charity, so absent (not blank): "
+        + ", ".join(absent)
+        + "\n"
     )
 
 
 def _show_ledger(console: Console, entries: list[audit_pb2.LedgerEntry]) -> None:
     table = Table(title="5. The compliance officer's ledger query for this person")
-    for column in ("index", "org", "role", "actor", "method", "outcome", "reason"):
+    for column in ("index", "org", "actor", "method", "outcome"):
         table.add_column(column)
     for e in entries:
-        table.add_row(
-            str(e.index),
-            e.org,
-            e.role,
-            e.actor,
-            e.method.split("/")[-1],
-            e.outcome,
-            _short(e.reason, 60),
-        )
+        table.add_row(str(e.index), e.org, e.actor, e.method.split("/")[-1], e.outcome)
     console.print(table)
+    for e in entries:
+        if e.outcome != "OK":
+            console.print(f"   entry {e.index}: {e.outcome}: {e.reason}")
+
+
+_ENUM_PREFIXES = ("HARDSHIP_TYPE_", "SPECIAL_GROUP_", "SEVERITY_", "HELP_KIND_", "SEX_")
+
+
+def _pretty(value: object) -> str:
+    if isinstance(value, list):
+        return ", ".join(_pretty(v) for v in value)
+    if isinstance(value, dict):
+        return " ".join(f"{k}={v}" for k, v in value.items())
+    text = str(value)
+    for prefix in _ENUM_PREFIXES:
+        if text.startswith(prefix):
+            return text.removeprefix(prefix).lower().replace("_", " ")
+    return text
 
 
 def _short(value: object, width: int = 48) -> str:

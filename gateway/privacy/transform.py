@@ -69,6 +69,7 @@ def apply_obligations(
 ) -> Released:
     """The values of ``record`` that ``obligations`` release to ``recipient``, transformed."""
     actions = {field: _action_of(field, obligation) for field, obligation in obligations.items()}
+    known = known_values(record) + withheld_values(record, actions, today)
     values: dict[str, object] = {}
     fields: list[tuple[str, str]] = []
     area_levels: dict[str, str] = {}
@@ -85,7 +86,9 @@ def apply_obligations(
                 continue
             area_levels[field] = _area_level(field, params)
         else:
-            name, out = _transform(field, action, value, params, record, keys, recipient, today)
+            name, out = _transform(
+                field, action, value, params, record, keys, recipient, today, known
+            )
             values[name] = out
         fields.append((field, action))
     if area_levels:
@@ -111,6 +114,37 @@ def known_values(record: Mapping[str, object]) -> list[str]:
         value = record.get(field)
         if isinstance(value, str) and value.strip():
             found.append(value.strip())
+    return found
+
+
+# Fields whose own text a narrative may repeat; when the field is not released plain, the
+# narrative must not release it either (a note that says "月收入约4108元" releases the income).
+_WITHHELD_TEXT = ("community", "health_condition", "disability", "assistance_status")
+
+
+def withheld_values(
+    record: Mapping[str, object], actions: Mapping[str, str], today: date
+) -> list[str]:
+    """Values of fields not released plain, in the forms a caseworker's note would use them:
+    the text itself, the monthly income in yuan, the exact age ("52岁")."""
+    found: list[str] = []
+    for field in _WITHHELD_TEXT:
+        value = record.get(field)
+        if actions.get(field) != "plain" and isinstance(value, str) and len(value.strip()) >= 2:
+            found.append(value.strip())
+    income = record.get("monthly_income")
+    if actions.get("monthly_income") != "plain" and isinstance(income, int) and income >= 10000:
+        yuan, fen = divmod(income, 100)
+        found.append(f"{yuan}.{fen:02d}" if fen else str(yuan))
+    born = record.get("birth_date")
+    if actions.get("birth_date") != "plain" and isinstance(born, str):
+        try:
+            birth = date.fromisoformat(born)
+        except ValueError:
+            birth = None
+        if birth is not None:
+            age = today.year - birth.year - ((today.month, today.day) < (birth.month, birth.day))
+            found += [f"{age}岁", f"{age}周岁"]
     return found
 
 
@@ -146,6 +180,7 @@ def _transform(
     keys: KeyRing,
     recipient: str,
     today: date,
+    known: list[str],
 ) -> tuple[str, object]:
     if action == "plain":
         return field, _copied(value)
@@ -165,7 +200,7 @@ def _transform(
     if action == "scrub":
         if not isinstance(value, str):
             raise ObligationError(f"expected free text in {field!r} to scrub")
-        return field, scrub_narrative(value, known_values(record))
+        return field, scrub_narrative(value, known)
     return GENERALISED_NAMES.get(field, field), _generalised(field, value, params, record, today)
 
 

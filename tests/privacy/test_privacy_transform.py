@@ -265,3 +265,36 @@ def test_the_resident_id_never_leaves_whatever_the_obligations(
     # Exactly the fields released are declared, each with the action that was asked.
     for field, action in released.fields:
         assert chosen[field] == action != "drop"
+
+
+def test_scrubbed_narrative_does_not_repeat_what_the_release_withholds() -> None:
+    from datetime import date
+
+    from gateway.keys import KeyRing
+    from gateway.privacy.transform import apply_obligations
+
+    record = {
+        "resident_id": "500105199001011234",
+        "name": "邬帆",
+        "birth_date": "1974-06-13",
+        "community": "南桥社区",
+        "monthly_income": 410800,
+        "household_size": 5,
+        "health_condition": "腰椎间盘突出",
+        "narrative": "邬帆，男，52岁，住南桥社区。他患腰椎间盘突出。月收入约4108元。",
+    }
+    released = apply_obligations(
+        record,
+        {
+            "narrative": {"action": "scrub"},
+            "birth_date": {"action": "generalise", "band": 10},
+            "health_condition": {"action": "generalise"},
+        },
+        keys=KeyRing(bytes(32)),
+        recipient="charity-sunshine",
+        today=date(2026, 11, 27),
+    )
+    narrative = str(released.values["narrative"])
+    for withheld in ("邬帆", "52岁", "南桥社区", "腰椎间盘突出", "4108"):
+        assert withheld not in narrative, withheld
+    assert "月收入约" in narrative  # the surrounding text stays readable
