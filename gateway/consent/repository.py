@@ -809,3 +809,11 @@ def _notification(
         attested=attestation is not None,
         attested_at_ns=attestation.attested_at_ns if attestation is not None else None,
     )
+
+
+def released_before(session: Session, consent_id: str, org: str) -> bool:
+    """Whether ``org`` already received data under the consent (so nothing new to remember)."""
+    found = session.scalar(
+        select(Release.id).where(Release.consent_id == consent_id, Release.org == org).limit(1)
+    )
+    return found is not None

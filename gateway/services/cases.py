@@ -146,9 +146,10 @@ def _release(
     )
     if not released.fields:
         raise errors.PermissionDenied("the policy releases no field of this case to you")
-    call.defer(
-        lambda s: consents.record_release(s, referral.consent_id, call.caller.org, call.now_ns)
-    )
+    if not consents.released_before(session, referral.consent_id, call.caller.org):
+        call.defer(
+            lambda s: consents.record_release(s, referral.consent_id, call.caller.org, call.now_ns)
+        )
     call.facts.fields_released = released.fields
     values = dict(released.values)
     values["_resident_id"] = record["resident_id"]
