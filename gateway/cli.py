@@ -187,6 +187,9 @@ def _mount_optional() -> None:
     except ImportError:  # pragma: no cover
         return
     app.add_typer(policy_app, name="policy", help="Test, check and evaluate the policy bundle.")
+    from gateway.consent.cli import app as consent_app
+
+    app.add_typer(consent_app, name="consent", help="Record, read, withdraw consents; receipts.")
 
     @policy_app.command("reload")
     def policy_reload(work: Path = WORK) -> None:

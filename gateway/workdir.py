@@ -6,6 +6,8 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
 from certs import ca
 from gateway.config import REPO_POLICIES, Config, load_config, write_config
 from gateway.keys import KeyRing
@@ -44,6 +46,11 @@ def init_workdir(work_dir: Path, *, db_url: str = "", listen: str = "127.0.0.1:5
     keys = KeyRing.generate(config.master_key_path)
     config.vkey_path.write_text(
         verifier_key(config.ledger_origin, keys.public_key("checkpoint")) + "\n", encoding="utf-8"
+    )
+    # The consent-signing public key, so anyone can verify a consent receipt offline
+    # (`aidbridge consent verify-receipt`). Public: no secret leaves the master key.
+    (config.work_dir / "keys" / "consent.pub").write_bytes(
+        keys.public_key("consent").public_bytes(Encoding.PEM, PublicFormat.SubjectPublicKeyInfo)
     )
     shutil.copytree(REPO_POLICIES, config.bundle_path, dirs_exist_ok=False)
     write_config(config)

@@ -1,7 +1,8 @@
 """The embedded policy engine: the Rego bundle evaluated in process with regopy.
 
 The bundle is compiled once (``Interpreter.build(None, [entrypoint])``) and each call only sets
-the input and runs ``query_bundle_entrypoint``. Calls come from the gRPC thread pool: each thread
+the input (built by ``rego_input.build_input``, under half of ``regopy.Input``'s cost) and runs
+``query_bundle_entrypoint``. Calls come from the gRPC thread pool: each thread
 keeps its own interpreter (the input lives on the interpreter) and all share the compiled bundle,
 which evaluation only reads; ``bench/bench_policy.py`` measures this against one locked
 interpreter. A reload builds and tests the new bundle aside, then swaps one reference.
@@ -17,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import regopy
+from regopy.rego_shared import rego_set_input
 
 from gateway.policy.bundle import (
     DECISION_ENTRYPOINT,
@@ -27,6 +29,7 @@ from gateway.policy.bundle import (
     read_bundle,
 )
 from gateway.policy.engine import Decision, MalformedDecision, deny, log, parse_decision
+from gateway.policy.rego_input import build_input
 from gateway.policy.regotest import failures, run_tests
 
 
@@ -52,11 +55,11 @@ class EmbeddedEngine:
     def decide(self, policy_input: Mapping[str, Any]) -> Decision:
         loaded = self._loaded  # one read: a concurrent reload cannot mix two bundles
         try:
-            _check_json_value(policy_input, "input")
             interpreter = self._interpreter()
-            # regopy compares strings by their text: JSON-escaped and raw UTF-8 spellings of the
-            # same street differ, so the input goes in as Python values (raw UTF-8), like data.
-            interpreter.set_input(regopy.Input(policy_input))
+            # Built through the C API directly (rego_input.py): regopy.Input costs more than
+            # the policy. It also refuses what JSON cannot carry, as the remote engine would.
+            with build_input(policy_input) as document:
+                rego_set_input(interpreter._impl, document.handle)
             ok, text = evaluate_entrypoint(interpreter, loaded.compiled, DECISION_ENTRYPOINT)
         except (regopy.RegoError, ValueError, TypeError) as exc:
             return deny(f"policy engine error: {exc}", revision=loaded.revision)
@@ -104,24 +107,6 @@ def _load(bundle_dir: Path, *, run_tests_first: bool) -> _Loaded:
                 f"policy bundle {bundle_dir}: {len(failed)} Rego test(s) fail: {names}"[:2000]
             )
     return _Loaded(source.revision, compiled, bundle_dir)
-
-
-def _check_json_value(value: Any, where: str) -> None:
-    """Refuse what JSON cannot carry (regopy would turn bytes into a list of numbers), so both
-    engines see the same input."""
-    if value is None or isinstance(value, str | bool | int | float):
-        return
-    if isinstance(value, Mapping):
-        for key, item in value.items():
-            if not isinstance(key, str):
-                raise TypeError(f"{where}: keys must be strings, found {type(key).__name__}")
-            _check_json_value(item, f"{where}.{key}")
-        return
-    if isinstance(value, list | tuple):
-        for index, item in enumerate(value):
-            _check_json_value(item, f"{where}[{index}]")
-        return
-    raise TypeError(f"{where}: expected a JSON value, found {type(value).__name__}")
 
 
 def evaluate_raw(bundle_dir: str | Path, policy_input: Mapping[str, Any]) -> Any:

@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from aidbridge.v1 import cases_pb2, cases_pb2_grpc
 from gateway import cases, errors, referrals
+from gateway.clock import to_date
 from gateway.consent import repository as consents
 from gateway.consent.model import policy_view
 from gateway.exchange import Call, remember
@@ -22,7 +23,7 @@ CONTACT_OUTPUT = ("name", "phone", "address")
 
 def subject_attributes(call: Call, row: Case) -> dict[str, Any]:
     return {
-        "age_years": cases.age_on(row.birth_date, call.app.today()),
+        "age_years": cases.age_on(row.birth_date, to_date(call.now_ns)),
         "lacks_capacity": bool(row.lacks_capacity),
     }
 
@@ -142,7 +143,11 @@ def _release(
     )
     referrals.require_live(referral, release)
     released = apply_obligations(
-        record, decision.obligations, keys=app.keys, recipient=call.caller.org, today=app.today()
+        record,
+        decision.obligations,
+        keys=app.keys,
+        recipient=call.caller.org,
+        today=to_date(call.now_ns),
     )
     if not released.fields:
         raise errors.PermissionDenied("the policy releases no field of this case to you")

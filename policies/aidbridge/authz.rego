@@ -6,7 +6,8 @@
 # with the role the call claims, (2) the grants table (data.json "grants": method -> role ->
 # check) lets that role call the method, (3) the named check (data.json "checks") passes on the
 # resource and, for a release of case data, (4) the consent rules in consent.rego pass.
-# Anything else is a denial with human-readable reasons.
+# Anything else is a denial with human-readable reasons. An allowed release lists the fields
+# it releases and the subject's pseudonym; a field it does not list is dropped.
 #
 # A check in data.json says, each part optional:
 #   kinds: the resource kinds it accepts ("none" for calls naming no resource, e.g. lists the
@@ -22,8 +23,9 @@
 #   resource {kind, id, office_id, from_org, to_org, owner_org, state, target_state, street},
 #   subject {age_years, lacks_capacity}, consent {...} (see consent.rego).
 #
-# Written for regopy's cost model: every rule body and every loop iteration costs tens of
-# microseconds, so tables live in data.json and each rule is evaluated once per decision.
+# Written for regopy's cost model (README, "Writing Rego that both engines accept"): every
+# statement costs microseconds, so each value is a rule computed once, each part of a check is
+# one test, and the rules that explain a denial run only when the call is denied.
 package aidbridge.authz
 
 import rego.v1
@@ -32,102 +34,50 @@ import data.aidbridge.consent
 import data.aidbridge.obligations
 
 # ---------------------------------------------------------------------------------------------
-# The decision: each piece computed once, assembled by a pure function.
+# The decision.
 # ---------------------------------------------------------------------------------------------
 # `fast_allow` states every condition positively in one place; the problem rules
 # (`deny_reasons`) run only to explain a denial. tests/policy checks on every row of the
 # decision table and on random input that both agree.
-decision := allowed(candidate_released, candidate_flags) if {
+decision := allowed if {
 	fast_allow
-} else := denied(deny_reasons)
+} else := denied
 
 allow := decision.allow
 
-allowed(released, candidate) := {
+allowed := {
 	"allow": true,
 	"reasons": [],
-	"flags": sort(candidate | second_approver_flag(released)),
-	"obligations": complete_obligations(released),
+	"flags": flags,
+	"obligations": released_obligations,
 }
 
-denied(problems) := {
+denied := {
 	"allow": false,
-	"reasons": sort(denial_reasons(problems)),
+	"reasons": sort(denial_reasons),
 	"flags": [],
 	"obligations": {},
 }
 
-# Each part below is written with `else`, so a part that does not apply costs one test: a
-# complete rule with two definitions has both bodies evaluated.
 fast_allow if {
 	role_matches
 	requested_release == check_release
-	resource_kind in check.kinds
-	party_ok
-	jurisdiction_ok
-	state_ok
-	target_state_ok
-	recipient_role_ok
+	resource_ok
 	release_consent_ok
-	referral_consent_ok
-}
-
-party_ok := true if {
-	not check.party
-} else := true if {
-	resource[check.party] == caller_org
-}
-
-jurisdiction_ok := true if {
-	not check.jurisdiction
-} else := true if {
-	in_jurisdiction
-}
-
-state_ok := true if {
-	not check.states
-} else := true if {
-	resource.state in check.states
-}
-
-target_state_ok := true if {
-	not check.target_states
-} else := true if {
-	resource.target_state in check.target_states
-}
-
-recipient_role_ok := true if {
-	not check.recipient_role
-} else := true if {
-	data.aidbridge.orgs[resource.to_org].role == check.recipient_role
-}
-
-release_consent_ok := true if {
-	not release
-} else := true if {
-	consent.release_ok(release)
-}
-
-referral_consent_ok := true if {
-	not check.consent_names_recipient
-} else := true if {
-	consent.referral_ok
 }
 
 # A denial always says why, even when no specific rule explains it.
-denial_reasons(problems) := problems if {
-	count(problems) > 0
+denial_reasons := deny_reasons if {
+	count(deny_reasons) > 0
 } else := {"no rule permits this caller to call this method"}
 
-# A release carries every catalogue field's obligation; other calls carry none.
-complete_obligations(released) := {} if {
-	released == null
-} else := obligations.complete(released)
-
-# The fields this call would release, were it allowed; null for a call releasing no case data.
-candidate_released := obligations.released(release, input.consent, input.purpose) if {
+# What a release hands over: the fields released with their transforms, and the subject's
+# pseudonym. A call that releases no case data carries no obligations.
+released_obligations := obligations.with_subject(released) if {
 	release
-} else := null
+} else := {}
+
+released := obligations.released(release, input.consent, input.purpose)
 
 # ---------------------------------------------------------------------------------------------
 # Who is calling, and what the grants table lets them do.
@@ -144,7 +94,13 @@ method := m if {
 
 org := data.aidbridge.orgs[caller_org]
 
+# Every registered organisation has a role (data_test.rego), so this is "the caller is
+# registered" without comparing the whole registry entry.
+registered if org.role
+
 role_matches if org.role == input.caller.role
+
+granted if data.aidbridge.grants[method]
 
 check_name := data.aidbridge.grants[method][input.caller.role]
 
@@ -153,12 +109,12 @@ check := data.aidbridge.checks[check_name]
 release := check.release
 
 deny_reasons contains msg if {
-	not org
+	not registered
 	msg := sprintf("unknown organisation %s: not in the registry", [caller_org])
 }
 
 deny_reasons contains msg if {
-	org
+	registered
 	not role_matches
 	msg := sprintf(
 		"role mismatch: %s is registered as %s, the call claims %v",
@@ -167,12 +123,12 @@ deny_reasons contains msg if {
 }
 
 deny_reasons contains msg if {
-	not data.aidbridge.grants[method]
+	not granted
 	msg := sprintf("unknown method %s", [method])
 }
 
 deny_reasons contains msg if {
-	data.aidbridge.grants[method]
+	granted
 	role_matches
 	not check_name
 	msg := sprintf("a %s organisation may not call %s", [org.role, method])
@@ -180,7 +136,7 @@ deny_reasons contains msg if {
 
 deny_reasons contains msg if {
 	check_name
-	not check
+	not check.kinds
 	msg := sprintf("policy error: the grants table names an unknown check %s", [check_name])
 }
 
@@ -201,6 +157,10 @@ requested_release := r if {
 	is_string(r)
 } else := "nothing"
 
+check_release := r if {
+	r := check.release
+} else := "nothing" if check.kinds
+
 deny_reasons contains msg if {
 	check_release == "nothing"
 	requested_release != "nothing"
@@ -212,10 +172,6 @@ deny_reasons contains msg if {
 	requested_release != check_release
 	msg := sprintf("%s releases %s, the call says %s", [method, check_release, requested_release])
 }
-
-check_release := r if {
-	r := check.release
-} else := "nothing" if check
 
 # ---------------------------------------------------------------------------------------------
 # The resource checks named in data.json "checks".
@@ -230,14 +186,119 @@ resource_kind := k if {
 	is_string(k)
 } else := "none"
 
+# Every part of the check, positively. Each part that does not apply costs one test: it is
+# written with `else`, because a rule with two definitions has both bodies evaluated.
+resource_ok if {
+	resource_kind in check.kinds
+	party_ok
+	jurisdiction_ok
+	state_ok
+	target_state_ok
+	recipient_role_ok
+	referral_consent_ok
+}
+
+party_ok := true if {
+	not check.party
+} else := true if {
+	resource[check.party] == caller_org
+}
+
+jurisdiction_ok := true if {
+	not check.jurisdiction
+} else := true if {
+	in_jurisdiction
+}
+
+# Government: a case (or a consent about it) whose street is in the office's jurisdiction, or
+# that the office registered itself.
+in_jurisdiction := true if {
+	resource.street in org.streets
+} else := true if {
+	resource.office_id == caller_org
+}
+
+state_ok := true if {
+	not check.states
+} else := true if {
+	resource.state in check.states
+}
+
+target_state_ok := true if {
+	not check.target_states
+} else := true if {
+	resource.target_state in check.target_states
+}
+
+recipient_role_ok := true if {
+	not check.recipient_role
+} else := true if {
+	data.aidbridge.orgs[resource.to_org].role == check.recipient_role
+}
+
+# No personal data leaves before a consent names the recipient: a referral needs one already.
+referral_consent_ok := true if {
+	not check.consent_names_recipient
+} else := true if {
+	consent.referral_ok
+}
+
+release_consent_ok := true if {
+	not release
+} else := true if {
+	consent.release_ok(release)
+}
+
+# The problems, one reason each; computed only when the positive check above fails.
+resource_problems := set() if {
+	resource_ok
+} else := resource_problems_found
+
+resource_problems_found contains msg if {
+	check.kinds
+	not resource_kind in check.kinds
+	# (Not concat(" or ", check.kinds): regopy 1.5.2 leaves a lone element's quotes in place.)
+	msg := sprintf("%s does not take a %s resource", [method, resource_kind])
+}
+
+resource_problems_found contains msg if {
+	not party_ok
+	msg := sprintf(data.aidbridge.party_messages[check.party], [resource_kind, resource_id, caller_org])
+}
+
+resource_problems_found contains msg if {
+	not jurisdiction_ok
+	msg := sprintf("%s has no jurisdiction over street %v", [caller_org, resource_street])
+}
+
+resource_problems_found contains msg if {
+	not state_ok
+	msg := sprintf(check.state_message, [resource_id, resource_state])
+}
+
+resource_problems_found contains msg if {
+	not target_state_ok
+	msg := sprintf(check.target_message, [resource_target_state])
+}
+
+resource_problems_found contains msg if {
+	not recipient_role_ok
+	msg := sprintf("%v is not a registered %s", [resource_to_org, check.recipient_role])
+}
+
+resource_problems_found contains msg if {
+	check.consent_names_recipient
+	some msg in consent.referral_problems
+}
+
+# Texts for the reasons. (Not object.get with a default: regopy 1.5.2 keeps the quotes of such
+# a default, so sprintf would print "(none)" with its quotes, and the output is not JSON.)
 resource_id := i if {
 	i := resource.id
 	is_string(i)
 	i != ""
 } else := "(new)"
 
-# Texts for the reasons. (Not object.get with a default: regopy 1.5.2 keeps the quotes of such
-# a default, so sprintf would print "(none)" with its quotes, and the output is not JSON.)
 resource_street := t if {
 	t := resource.street
 	is_string(t)
@@ -263,72 +324,18 @@ claimed_role := t if {
 	is_string(t)
 } else := "(none)"
 
-resource_problems contains msg if {
-	check
-	not resource_kind in check.kinds
-	# (Not concat(" or ", check.kinds): regopy 1.5.2 leaves a lone element's quotes in place.)
-	msg := sprintf("%s does not take a %s resource", [method, resource_kind])
-}
-
-resource_problems contains msg if {
-	party := check.party
-	not resource[party] == caller_org
-	msg := sprintf(data.aidbridge.party_messages[party], [resource_kind, resource_id, caller_org])
-}
-
-# Government: a case (or a consent about it) whose street is in the office's jurisdiction, or
-# that the office registered itself.
-in_jurisdiction := true if {
-	resource.street in org.streets
-} else := true if {
-	resource.office_id == caller_org
-}
-
-resource_problems contains msg if {
-	check.jurisdiction
-	not in_jurisdiction
-	msg := sprintf("%s has no jurisdiction over street %v", [caller_org, resource_street])
-}
-
-resource_problems contains msg if {
-	check.states
-	not resource.state in check.states
-	msg := sprintf(check.state_message, [resource_id, resource_state])
-}
-
-resource_problems contains msg if {
-	check.target_states
-	not resource.target_state in check.target_states
-	msg := sprintf(check.target_message, [resource_target_state])
-}
-
-resource_problems contains msg if {
-	role := check.recipient_role
-	not data.aidbridge.orgs[resource.to_org].role == role
-	msg := sprintf("%v is not a registered %s", [resource_to_org, role])
-}
-
-# No personal data leaves before a consent names the recipient: a referral needs one already.
-resource_problems contains msg if {
-	check.consent_names_recipient
-	some msg in consent.referral_problems
-}
-
 # ---------------------------------------------------------------------------------------------
 # Flags: allowed, but someone should look.
 # ---------------------------------------------------------------------------------------------
-second_approver_flag(released) := {"needs-second-approver"} if {
-	released != null
+flags := sort(release_flags) if {
+	release
+} else := []
+
+release_flags contains "outside-service-area" if not resource.street in org.streets
+
+release_flags contains "guardian-consent" if input.consent.grantor_kind == "guardian"
+
+release_flags contains "needs-second-approver" if {
 	consent.subject_is_minor
 	obligations.releases_sensitive(released)
-} else := set()
-
-candidate_flags contains "outside-service-area" if {
-	release
-	not resource.street in org.streets
-}
-
-candidate_flags contains "guardian-consent" if {
-	release
-	input.consent.grantor_kind == "guardian"
 }

@@ -24,26 +24,44 @@ adult_age := 18
 # must agree (tests/policy checks it on every row of the decision table and on random input).
 release_ok(release) if {
 	in_force(input.caller.org)
-	age := subject.age_years
-	is_number(age)
-	the_consent.grantor_kind == expected_grantor
-	minors_data_ok
+	subject_ok
 	contact_ok(release)
 }
 
 referral_ok if in_force(input.resource.to_org)
 
 in_force(recipient) if {
+	state_ok
+	purpose_ok
+	the_consent.recipient_org == recipient
+}
+
+# Active, and inside its validity now: from valid_from_ns up to, not including, valid_until_ns.
+state_ok if {
 	c := the_consent
 	c.state == "active"
-	is_number(c.valid_from_ns)
-	is_number(c.valid_until_ns)
-	c.valid_until_ns > 0
-	c.valid_from_ns <= now
-	now < c.valid_until_ns
-	c.recipient_org == recipient
-	c.purpose == input.purpose
-	data.aidbridge.purposes[input.purpose]
+	from := c.valid_from_ns
+	until := c.valid_until_ns
+	is_number(from)
+	is_number(until)
+	until > 0
+	from <= now
+	now < until
+}
+
+purpose_ok if {
+	the_consent.purpose == input.purpose
+	known_purpose
+}
+
+# Every purpose has a name (data_test.rego): testing it is cheaper than the whole entry.
+known_purpose if data.aidbridge.purposes[input.purpose].name
+
+# Given by the right person, and naming minors' data for a minor.
+subject_ok if {
+	is_number(subject.age_years)
+	the_consent.grantor_kind == expected_grantor
+	minors_data_ok
 }
 
 expected_grantor := "guardian" if {
@@ -66,6 +84,9 @@ the_consent := c if {
 	is_object(c)
 }
 
+# Whether there is a consent at all (cheaper than testing the_consent, a whole object).
+has_consent if is_object(input.consent)
+
 subject := s if {
 	s := input.subject
 	is_object(s)
@@ -86,24 +107,32 @@ referral_problems := state_problems | purpose_problems | recipient_problems(inpu
 
 common_problems := (state_problems | purpose_problems | recipient_problems(input.caller.org)) | subject_problems
 
+# Each group of problems is looked for only when its positive rule above fails (a rule costs
+# tens of microseconds, and a denial has usually one cause); `*_found` are the problems.
+state_problems := set() if state_ok else := state_problems_found
+
+purpose_problems := set() if purpose_ok else := purpose_problems_found
+
+subject_problems := set() if subject_ok else := subject_problems_found
+
 # --- the consent exists, is active and is in force now ----------------------------------------
-state_problems contains "no consent was given for this release" if not the_consent
+state_problems_found contains "no consent was given for this release" if not has_consent
 
-state_problems contains "the call's time (now_ns) is missing" if not now
+state_problems_found contains "the call's time (now_ns) is missing" if not now
 
-state_problems contains msg if {
+state_problems_found contains msg if {
 	not the_consent.state in {"active", "expired"}
 	msg := sprintf("consent %s is %s, not active", [consent_id_text, consent_state_text])
 }
 
-state_problems contains "consent expired" if the_consent.state == "expired"
+state_problems_found contains "consent expired" if the_consent.state == "expired"
 
-state_problems contains "consent expired" if {
+state_problems_found contains "consent expired" if {
 	has_expiry
 	now >= the_consent.valid_until_ns
 }
 
-state_problems contains "consent is not yet valid" if {
+state_problems_found contains "consent is not yet valid" if {
 	is_number(the_consent.valid_from_ns)
 	now < the_consent.valid_from_ns
 }
@@ -114,13 +143,13 @@ has_expiry if {
 	the_consent.valid_until_ns > 0
 }
 
-state_problems contains "consent has no expiry date" if {
-	the_consent
+state_problems_found contains "consent has no expiry date" if {
+	has_consent
 	not has_expiry
 }
 
-state_problems contains "consent has no start date" if {
-	the_consent
+state_problems_found contains "consent has no start date" if {
+	has_consent
 	not is_number(the_consent.valid_from_ns)
 }
 
@@ -151,19 +180,19 @@ grantor_text := t if {
 } else := "none"
 
 # --- for this purpose and this recipient -------------------------------------------------------
-purpose_problems contains msg if {
-	not data.aidbridge.purposes[input.purpose]
+purpose_problems_found contains msg if {
+	not known_purpose
 	msg := sprintf("purpose %v is not in the catalogue", [purpose_text])
 }
 
-purpose_problems contains msg if {
-	the_consent
+purpose_problems_found contains msg if {
+	has_consent
 	not the_consent.purpose == input.purpose
 	msg := sprintf("consent is for purpose %v, the call is for %v", [consent_purpose_text, purpose_text])
 }
 
 recipient_problems(org) := {msg |
-	the_consent
+	has_consent
 	not the_consent.recipient_org == org
 	msg := sprintf("no active consent names %v as recipient", [org])
 }
@@ -182,34 +211,34 @@ grantor := g if {
 	g in {"subject", "guardian"}
 }
 
-subject_problems contains "the subject's age is unknown: cannot check who may consent" if {
+subject_problems_found contains "the subject's age is unknown: cannot check who may consent" if {
 	not is_number(subject.age_years)
 }
 
-subject_problems contains msg if {
-	the_consent
+subject_problems_found contains msg if {
+	has_consent
 	not grantor
 	msg := sprintf("consent names no valid grantor (found %v)", [grantor_text])
 }
 
-subject_problems contains "guardian consent required: subject is under 14" if {
+subject_problems_found contains "guardian consent required: subject is under 14" if {
 	subject.age_years < guardian_age
 	grantor != "guardian"
 }
 
-subject_problems contains "guardian consent required: subject lacks capacity" if {
+subject_problems_found contains "guardian consent required: subject lacks capacity" if {
 	subject.lacks_capacity == true
 	grantor != "guardian"
 }
 
-subject_problems contains msg if {
+subject_problems_found contains msg if {
 	is_number(subject.age_years)
 	not needs_guardian
 	grantor == "guardian"
 	msg := "guardian consent lapsed: subject is now 14 or older; record the person's own consent"
 }
 
-subject_problems contains "a subject under 18: the consent must name the minors_data category" if {
+subject_problems_found contains "a subject under 18: the consent must name the minors_data category" if {
 	subject_is_minor
 	not "minors_data" in the_consent.categories
 }

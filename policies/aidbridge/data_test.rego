@@ -4,8 +4,6 @@ package aidbridge.data_test
 
 import rego.v1
 
-
-
 test_field_category_matches_categories if {
 	derived := {f: c | some c, fields in data.aidbridge.categories; some f in fields}
 	derived == data.aidbridge.field_category
@@ -16,12 +14,36 @@ test_sensitive_fields_match_sensitive_categories if {
 	derived == data.aidbridge.sensitive_fields
 }
 
-test_nothing_released_drops_every_field_and_pseudonymises_the_subject if {
-	expected := object.union(
-		{f: {"action": "drop"} | some f, c in data.aidbridge.field_category},
-		{"subject": {"action": "pseudonymise"}},
-	)
-	expected == data.aidbridge.nothing_released
+# The policy tests a purpose by its name and a check by its kinds (cheaper in regopy than the
+# whole entry), and reads both release templates of every purpose.
+test_every_purpose_has_a_name_and_both_templates if {
+	bad := [name |
+		some name
+		purpose := data.aidbridge.purposes[name]
+		not purpose_ok(purpose)
+	]
+	bad == []
+}
+
+purpose_ok(purpose) if {
+	is_string(purpose.name)
+	purpose.name != ""
+	is_object(purpose.templates.summary)
+	is_object(purpose.templates.contact)
+}
+
+test_every_grant_names_a_check_that_lists_its_kinds if {
+	bad := [[method, role] |
+		some method, role
+		name := data.aidbridge.grants[method][role]
+		not check_ok(data.aidbridge.checks[name])
+	]
+	bad == []
+}
+
+check_ok(check) if {
+	is_array(check.kinds)
+	count(check.kinds) > 0
 }
 
 test_templates_only_use_their_purposes_categories if {

@@ -1,15 +1,17 @@
 # Obligations: how each field of a case is transformed before it reaches a recipient.
 #
-# For every release, every field of the catalogue gets exactly one obligation, plus "subject",
-# always a per-recipient pseudonym. A field is released only when the purpose's template for
-# this release lists it (data.aidbridge.purposes[p].templates[release]; a field a template does
-# not list is dropped), the consent lists the field, and, for a sensitive field, the consent
-# names its category (PIPL Art. 28-29). The resident ID is never released: its 18 digits carry
-# region, birth date and sex.
+# A release lists the fields it releases, each with exactly one obligation, plus "subject",
+# always a per-recipient pseudonym. A field the release does not list is dropped (the gateway
+# treats a missing obligation as "drop"; listing the drops would cost more than the rest of
+# the decision in regopy). A field is released only when the purpose's template for this
+# release lists it (data.aidbridge.purposes[p].templates[release]), the consent lists the
+# field, and, for a sensitive field, the consent names its category (PIPL Art. 28-29). The
+# resident ID is never released: its 18 digits carry region, birth date and sex, and no
+# template lists it (data_test.rego).
 #
 # Actions: plain, pseudonymise, generalise (birth_date "band" in years; street/community
-# "level"; monthly_income "line_fen", the local minimum-living line), mask, drop, scrub
-# (free text, identifiers removed).
+# "level"; monthly_income "line_fen", the local minimum-living line), mask, scrub (free text,
+# identifiers removed); "drop" is what a missing field means.
 #
 # The policy is written for regopy's cost model (each iteration of a comprehension costs tens
 # of microseconds): whole-object builtins over tables in data.json instead of loops over the
@@ -22,7 +24,7 @@ catalogue_fields := object.keys(data.aidbridge.field_category)
 
 category_of := data.aidbridge.field_category
 
-# The obligations of the fields released (never a drop); the rest are dropped by for_release.
+# The obligations of the fields released (never a drop).
 released(release, consent, purpose) := object.remove(
 	object.filter(data.aidbridge.purposes[purpose].templates[release], consent.fields),
 	unnamed_sensitive_fields(consent),
@@ -35,12 +37,19 @@ unnamed_sensitive_fields(consent) := [field |
 	not category in consent.categories
 ]
 
-# Every catalogue field and the subject, each with its obligation.
-complete(released_obligations) := object.union(data.aidbridge.nothing_released, released_obligations)
+# The released fields and the subject's pseudonym: what a release hands over.
+with_subject(released_obligations) := object.union(released_obligations, subject_pseudonym)
 
-for_release(release, consent, purpose) := complete(released(release, consent, purpose))
+subject_pseudonym := {"subject": {"action": "pseudonymise"}}
+
+for_release(release, consent, purpose) := with_subject(released(release, consent, purpose))
+
+# The obligation of one field in a release: a field the release does not list is dropped.
+obligation_of(obligations, field) := ob if {
+	ob := obligations[field]
+} else := {"action": "drop"}
 
 # Whether any sensitive field is among the released ones.
 releases_sensitive(released_obligations) if {
-	count(object.filter(released_obligations, object.keys(data.aidbridge.sensitive_fields))) > 0
+	count(object.filter(released_obligations, data.aidbridge.sensitive_fields)) > 0
 }
