@@ -121,6 +121,23 @@ class ConsentService(Servicer, consents_pb2_grpc.ConsentServiceServicer):
 
         return pseudonym
 
+    def _end(
+        self, session: Session, call: Call, consent_id: str, reason: str, end: Any
+    ) -> model.WithdrawalResult:
+        """Withdraw or mark in error: the same cascade (referrals, notifications)."""
+        result: model.WithdrawalResult = end(
+            session,
+            consent_id,
+            org=call.caller.org,
+            actor=call.caller.actor,
+            reason=reason,
+            now_ns=call.now_ns,
+            pseudonym_for=self._pseudonym_for(call, session),
+            deadline_days=call.app.config.deletion_deadline_days,
+            cipher=call.app.cipher,
+        )
+        return result
+
     def _consent_and_case(self, session: Session, call: Call, consent_id: str) -> Any:
         if not consent_id:
             raise errors.InvalidArgument("consent_id is required", field="consent_id")
@@ -219,17 +236,7 @@ class ConsentService(Servicer, consents_pb2_grpc.ConsentServiceServicer):
         call.decide(resource=self._consent_resource(record, case_row))
 
         def produce() -> consents_pb2.WithdrawConsentResponse:
-            result = consents.withdraw(
-                session,
-                record.consent_id,
-                org=call.caller.org,
-                actor=call.caller.actor,
-                reason=request.reason,
-                now_ns=call.now_ns,
-                pseudonym_for=self._pseudonym_for(call, session),
-                deadline_days=call.app.config.deletion_deadline_days,
-                cipher=call.app.cipher,
-            )
+            result = self._end(session, call, record.consent_id, request.reason, consents.withdraw)
             return consents_pb2.WithdrawConsentResponse(
                 consent=consent_message(result.record),
                 referrals_cancelled=result.referrals_cancelled,
@@ -251,16 +258,8 @@ class ConsentService(Servicer, consents_pb2_grpc.ConsentServiceServicer):
         call.decide(resource=self._consent_resource(record, case_row))
 
         def produce() -> consents_pb2.Consent:
-            result = consents.mark_entered_in_error(
-                session,
-                record.consent_id,
-                org=call.caller.org,
-                actor=call.caller.actor,
-                reason=request.reason,
-                now_ns=call.now_ns,
-                pseudonym_for=self._pseudonym_for(call, session),
-                deadline_days=call.app.config.deletion_deadline_days,
-                cipher=call.app.cipher,
+            result = self._end(
+                session, call, record.consent_id, request.reason, consents.mark_entered_in_error
             )
             return consent_message(result.record)
 
