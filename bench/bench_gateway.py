@@ -6,6 +6,10 @@ size, same mutual TLS, measured in one run. Prints throughput, p50/p99 and the r
 Target (DESIGN.md): the whole gateway ≥ 0.5× the echo's throughput. Each server runs in a
 process of its own; the client is this process, with `concurrency` threads each making calls
 back to back for a fixed time (bounded: it stops by itself).
+
+Last run: echo ~1,400 calls/s, gateway ~70 calls/s (0.05×). A pull costs about 6 ms of CPU in
+the handler (policy 1–2 ms in regopy, ~1.5 ms of SQLAlchemy ORM reads, the rest Python glue) and
+about 1 ms in the group-commit writer; one Python process cannot use more than one core for it.
 """
 
 from __future__ import annotations
