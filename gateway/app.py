@@ -4,9 +4,8 @@ engine, catalogue, ledger and clock. Services receive this object; nothing else 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
 
-from gateway.clock import Clock, SystemClock, to_date
+from gateway.clock import Clock, SystemClock
 from gateway.config import Config
 from gateway.keys import KeyRing
 from gateway.ledger.checkpoint import verifier_key
@@ -69,9 +68,6 @@ class Gateway:
 
     def subject_index(self, resident_id: str) -> str:
         return subject_index(self.keys, resident_id)
-
-    def today(self) -> date:
-        return to_date(self.clock.now_ns())
 
     def close(self) -> None:
         self.writer.close()

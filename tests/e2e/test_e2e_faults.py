@@ -165,4 +165,4 @@ def test_audit_verify_passes_then_fails_after_a_ledger_row_is_altered(gateway):
         )
     bad = runner.invoke(cli, ["audit", "verify", "--work", work])
     assert bad.exit_code == 1
-    assert "2" in bad.output
+    assert "entry 2" in bad.output
