@@ -14,7 +14,7 @@ from google.protobuf.message import Message
 from google.protobuf.timestamp_pb2 import Timestamp
 from sqlalchemy import func, select
 
-from aidbridge.v1 import audit_pb2, cases_pb2, consents_pb2, referrals_pb2
+from aidbridge.v1 import audit_pb2, cases_pb2, common_pb2, consents_pb2, referrals_pb2
 from gateway.client import ACTOR_KEY
 from gateway.store.models import (
     Case,
@@ -170,6 +170,12 @@ CASES = {
         "AuditService/QueryLedger",
         lambda w: audit_pb2.QueryLedgerRequest(subject_resident_id="\t\n "),
         "subject_resident_id",
+    ),
+    "ledger page token beyond a BIGINT": Malformed(
+        COMPLIANCE,
+        "AuditService/QueryLedger",
+        lambda w: audit_pb2.QueryLedgerRequest(page=common_pb2.PageRequest(page_token=str(2**63))),
+        "page.page_token",
     ),
     "3.5 MB withdrawal reason": Malformed(
         GOV,
