@@ -269,3 +269,29 @@ def test_bytes_that_do_not_decode_are_invalid_argument_and_ledgered_for_the_call
     assert entry.outcome == "INVALID_ARGUMENT"
     assert entry.org == COMPLIANCE
     assert entry.actor == "staff-001"
+
+
+def test_a_defect_in_a_handler_is_answered_internal_ledgered_and_logged_without_its_message(
+    gateway: RunningGateway, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from structlog.testing import capture_logs
+
+    from gateway import cases
+
+    secret = "张三 110105194912310029"
+
+    def broken(_session: Any, _case_id: str) -> Any:
+        raise RuntimeError(f"defect while reading {secret}")
+
+    monkeypatch.setattr(cases, "get_case", broken)
+    gov = gateway.client(GOV)
+    with capture_logs() as logs, pytest.raises(grpc.RpcError) as err:
+        gov.cases.GetCase(cases_pb2.GetCaseRequest(case_id="case-1"))
+    assert err.value.code() == grpc.StatusCode.INTERNAL
+    assert secret not in err.value.details()
+    entry = _last_entry(gateway, "aidbridge.v1.CaseService/GetCase")
+    assert entry.outcome == "INTERNAL"
+    assert secret not in entry.reason
+    defects = [e for e in logs if e.get("error") == "RuntimeError"]
+    assert defects, logs
+    assert all(secret not in str(e) for e in logs)
