@@ -75,6 +75,7 @@ class IdentityInterceptor(grpc.aio.ServerInterceptor):
         if handler is None or path.startswith(EXEMPT):
             return handler
         method = path.lstrip("/")
+        deserializer = _tolerant(handler.request_deserializer)
         if handler.unary_unary is not None:
             inner = handler.unary_unary
 
@@ -82,12 +83,13 @@ class IdentityInterceptor(grpc.aio.ServerInterceptor):
                 started = time.perf_counter()
                 await self._enter(context, method)
                 try:
+                    await self._refuse_undecodable(context, method, request)
                     return await inner(request, context)
                 finally:
                     _log_call(context, started)
 
             return grpc.unary_unary_rpc_method_handler(
-                unary, handler.request_deserializer, handler.response_serializer
+                unary, deserializer, handler.response_serializer
             )
         if handler.unary_stream is not None:
             inner_stream = handler.unary_stream
@@ -96,13 +98,14 @@ class IdentityInterceptor(grpc.aio.ServerInterceptor):
                 started = time.perf_counter()
                 await self._enter(context, method)
                 try:
+                    await self._refuse_undecodable(context, method, request)
                     async for item in inner_stream(request, context):
                         yield item
                 finally:
                     _log_call(context, started)
 
             return grpc.unary_stream_rpc_method_handler(
-                stream, handler.request_deserializer, handler.response_serializer
+                stream, deserializer, handler.response_serializer
             )
         return handler  # no client-streaming methods in v1
 
@@ -149,6 +152,18 @@ class IdentityInterceptor(grpc.aio.ServerInterceptor):
             raise errors.Unauthenticated(f"client certificate refused: {exc}") from exc
         return Caller(org=cert.org, role=cert.role, actor=actor, fingerprint=cert.fingerprint)
 
+    async def _refuse_undecodable(
+        self, context: grpc.aio.ServicerContext, method: str, request: Any
+    ) -> None:
+        """A request whose bytes did not decode: INVALID_ARGUMENT, ledgered for its caller."""
+        if isinstance(request, Undecodable):
+            await self._refuse(
+                context,
+                CALLER.get(),
+                method,
+                errors.InvalidArgument(f"the request is not a valid {request.message_type}"),
+            )
+
     async def _refuse(
         self,
         context: grpc.aio.ServicerContext,
@@ -161,6 +176,31 @@ class IdentityInterceptor(grpc.aio.ServerInterceptor):
         except errors.Unavailable as unavailable:
             await context.abort(grpc.StatusCode.UNAVAILABLE, unavailable.message)
         await context.abort(STATUS[exc.code], exc.message)
+
+
+@dataclass(frozen=True)
+class Undecodable:
+    """What a request that did not decode becomes, so the call can be identified and refused
+    (gRPC itself would answer UNKNOWN and no ledger would hear of it)."""
+
+    message_type: str
+
+
+def _tolerant(deserialize: Callable[[bytes], Any] | None) -> Callable[[bytes], Any] | None:
+    if deserialize is None:
+        return None
+    # The generated handlers pass the message class's FromString; its class names the type.
+    owner = getattr(deserialize, "__self__", None)
+    descriptor = getattr(owner, "DESCRIPTOR", None)
+    message_type = getattr(descriptor, "full_name", "request message")
+
+    def parse(data: bytes) -> Any:
+        try:
+            return deserialize(data)
+        except Exception:  # DecodeError, or anything else the bytes make it raise
+            return Undecodable(message_type)
+
+    return parse
 
 
 def _log_call(context: grpc.aio.ServicerContext, started: float) -> None:

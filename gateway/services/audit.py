@@ -19,6 +19,7 @@ from gateway.services.base import Servicer
 from gateway.store.models import LedgerEntry
 
 LEDGER = {"kind": "ledger"}
+MAX_ROW_ID = 2**63 - 1  # page tokens are ledger row ids: BIGINT
 
 
 def _b64(data: bytes) -> str:
@@ -75,6 +76,10 @@ class AuditService(Servicer, audit_pb2_grpc.AuditServiceServicer):
                 after = int(request.page.page_token)
             except ValueError as exc:
                 raise errors.InvalidArgument("page.page_token is not valid", field="page") from exc
+            if not 0 <= after <= MAX_ROW_ID:  # beyond a BIGINT the database cannot compare it
+                raise errors.InvalidArgument(
+                    "page.page_token is not valid", field="page.page_token"
+                )
             query = query.where(LedgerEntry.id > after)
         rows = list(session.scalars(query.order_by(LedgerEntry.id).limit(size + 1)))
         response = audit_pb2.QueryLedgerResponse(entries=[entry_message(r) for r in rows[:size]])

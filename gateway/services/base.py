@@ -1,22 +1,36 @@
 """What every servicer shares: the caller set by the identity interceptor, running a handler as
-one exchange in a worker thread, and mapping domain errors to gRPC status codes in one place."""
+one exchange in a worker thread, and mapping domain errors to gRPC status codes in one place.
+
+Every request is checked by ``gateway.services.validation`` as the first step of its exchange,
+so a malformed one is refused INVALID_ARGUMENT and ledgered like any other refusal. An exception
+that is not a domain error is a defect: it is logged (its type and where, never its message,
+which may hold personal data), ledgered, and answered INTERNAL — never UNKNOWN.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextvars
+import traceback
 from collections.abc import Callable
 from typing import TypeVar
 
 import grpc
 from google.protobuf.message import Message
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from gateway import errors
 from gateway.app import Gateway
-from gateway.exchange import Call, Caller, run_exchange, run_read_exchange
+from gateway.exchange import Call, Caller, record_refusal, run_exchange, run_read_exchange
+from gateway.logging import get_logger
+from gateway.services.validation import check_request
+from gateway.store import StoreUnavailable
 
 M = TypeVar("M", bound=Message)
+
+log = get_logger("aidbridge.services")
+INTERNAL_MESSAGE = "internal error: the call failed and changed nothing"
 
 CALLER: contextvars.ContextVar[Caller] = contextvars.ContextVar("aidbridge_caller")
 METHOD: contextvars.ContextVar[str] = contextvars.ContextVar("aidbridge_method")
@@ -65,9 +79,19 @@ class Servicer:
     ) -> M:
         call = Call(app=self.app, caller=CALLER.get(), method=METHOD.get(), request=request)
         try:
-            return await asyncio.to_thread(path, call, handler)
+            return await asyncio.to_thread(path, call, _validated(handler))
         except errors.AidBridgeError as exc:
             await context.abort(STATUS[exc.code], exc.message)
+            raise  # unreachable: abort raises
+        except Exception as exc:  # a defect outside the handler: still ledgered, still INTERNAL
+            _log_defect(call, exc)
+            try:
+                await asyncio.to_thread(
+                    record_refusal, self.app, call.caller, call.method, "INTERNAL", INTERNAL_MESSAGE
+                )
+            except errors.Unavailable as unavailable:
+                await context.abort(grpc.StatusCode.UNAVAILABLE, unavailable.message)
+            await context.abort(grpc.StatusCode.INTERNAL, INTERNAL_MESSAGE)
             raise  # unreachable: abort raises
 
     async def unimplemented(self, context: grpc.aio.ServicerContext, request: Message) -> Message:
@@ -75,3 +99,27 @@ class Servicer:
             raise errors.Unimplemented(f"{call.method} is not implemented yet")
 
         return await self.run(context, request, handler)
+
+
+def _validated(handler: Callable[[Session, Call], M]) -> Callable[[Session, Call], M]:
+    """``handler`` behind the request's validation; a defect inside it becomes an INTERNAL
+    refusal that the exchange ledgers. Store faults pass through: the exchange maps them."""
+
+    def run(session: Session, call: Call) -> M:
+        check_request(call.request)
+        try:
+            return handler(session, call)
+        except (errors.AidBridgeError, SQLAlchemyError, StoreUnavailable):
+            raise
+        except Exception as exc:
+            _log_defect(call, exc)
+            raise errors.AidBridgeError(INTERNAL_MESSAGE) from exc
+
+    return run
+
+
+def _log_defect(call: Call, exc: BaseException) -> None:
+    # The type and the innermost frame only: an exception's message may quote personal data.
+    frames = traceback.extract_tb(exc.__traceback__)
+    where = f"{frames[-1].filename}:{frames[-1].lineno}" if frames else ""
+    log.error("call failed with a defect", method=call.method, error=type(exc).__name__, at=where)
