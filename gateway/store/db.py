@@ -5,7 +5,8 @@ and every write transaction starts with ``BEGIN IMMEDIATE`` so two writers never
 lock upgrade. PostgreSQL needs nothing special: the same code runs on both.
 
 Every wait on the database is bounded by one setting (``store_timeout_s``): SQLite's
-``busy_timeout``, PostgreSQL's ``connect_timeout``, ``lock_timeout`` and ``statement_timeout``.
+``busy_timeout``, PostgreSQL's ``connect_timeout`` and ``lock_timeout`` (and the group commit's
+``statement_timeout``).
 A connection that saw a database error is invalidated, never returned to the pool, so a fault
 (a read-only file, a terminated backend, a restarted cluster) never outlives itself.
 """
@@ -15,7 +16,7 @@ from __future__ import annotations
 import math
 import sqlite3
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -84,9 +85,10 @@ def _make_engine(url: str, timeout_s: float) -> Engine:
     @event.listens_for(engine, "connect")
     def _on_pg_connect(dbapi_conn: Any, _record: Any) -> None:
         # Set per session (not in the URL) so a URL's own `options` (search_path) stay intact.
+        # statement_timeout is set by the group commit on its own transactions only, so a long
+        # read (an audit export) is not cut short.
         with dbapi_conn.cursor() as cur:
             cur.execute(f"SET lock_timeout = {wait_ms}")
-            cur.execute(f"SET statement_timeout = {wait_ms}")
         dbapi_conn.commit()
 
     return engine
@@ -166,10 +168,8 @@ class Store:
 
 def discard(conn: Connection) -> None:
     """Invalidate ``conn``: its DBAPI connection is closed, not returned to the pool."""
-    try:
+    with suppress(SQLAlchemyError):
         conn.invalidate()
-    except SQLAlchemyError:
-        pass
 
 
 def is_database_error(exc: BaseException) -> bool:

@@ -206,14 +206,23 @@ class GroupCommitWriter:
         try:
             session.begin()
             session.connection()  # BEGIN (IMMEDIATE) now: units start only inside it
+            if not self.store.is_sqlite:
+                # Bound every statement of the batch, and learn its transaction id now, so a
+                # commit whose connection is lost can be looked up afterwards.
+                xid = int(
+                    session.scalar(
+                        text(
+                            "SELECT txid_current() FROM set_config('statement_timeout', :ms, true)"
+                        ),
+                        {"ms": str(max(1, int(self.timeout_s * 1000)))},
+                    )
+                )
             stage = "units"
             for unit in units:
                 if not unit.claim():
                     continue
                 outcomes.append(self._run_unit(session, unit))
             stage = "commit"
-            if not self.store.is_sqlite:
-                xid = int(session.scalar(text("SELECT txid_current()")))
             session.commit()
         except _UnitBrokeTransaction as broke:
             discard(conn)
