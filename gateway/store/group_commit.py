@@ -160,9 +160,10 @@ class GroupCommitWriter:
                 except _TransactionFailed as again:
                     self.store.reset()
                     first = again
-            for unit in live:
-                _fail(unit, first.error)
-            return
+            if first.stage == "begin":
+                for unit in live:
+                    _fail(unit, first.error)
+                return
         if first.committed is None:
             # The commit may or may not have been kept: never run these units again.
             unknown = StoreUnavailable(
@@ -175,12 +176,20 @@ class GroupCommitWriter:
                     _fail(unit, unknown)
             live = [u for u in live if not u.started]
         log.warning("store.batch_retried_alone", units=len(live), stage=first.stage)
-        for unit in live:
-            self._alone(unit)
+        for i, unit in enumerate(live):
+            down = self._alone(unit)
+            if down is not None:
+                # The store itself is down (it refused even to begin): the rest would only
+                # wait for it in turn, so they hear it now.
+                for rest in live[i + 1 :]:
+                    _fail(rest, down)
+                return
 
-    def _alone(self, unit: _Unit) -> None:
+    def _alone(self, unit: _Unit) -> BaseException | None:
+        """Run ``unit`` in a transaction of its own; the store's error if it could not even
+        begin one."""
         if unit.future.cancelled():
-            return
+            return None
         try:
             self._deliver(self._transaction([unit]))
         except _TransactionFailed as failed:
@@ -191,6 +200,9 @@ class GroupCommitWriter:
                     "kept is not known"
                 )
             _fail(unit, failed.error)
+            if failed.stage == "begin":
+                return failed.error
+        return None
 
     def _transaction(self, units: list[_Unit]) -> list[tuple[_Unit, bool, Any]]:
         """Run ``units`` in one transaction, each in a SAVEPOINT; return their outcomes once

@@ -264,3 +264,28 @@ def test_a_postgresql_statement_that_outlasts_the_bound_is_cancelled_and_fails_i
         writer.submit(sleeper)
     assert writer.submit(_revoke("6" * 64)) == "6" * 64
     writer.close()
+
+
+def test_a_unit_whose_postgresql_backend_is_terminated_fails_alone_and_the_batch_is_retried(store):
+    if store.is_sqlite:
+        pytest.skip("PostgreSQL backends only")
+    writer = GroupCommitWriter(store)
+    runs: list[str] = []
+
+    def terminated(session):
+        runs.append("terminated")
+        pid = session.scalar(text("SELECT pg_backend_pid()"))
+        with store.engine.connect() as other:
+            other.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+            other.commit()
+        session.execute(text("SELECT 1"))  # the connection is gone
+
+    units = [_revoke(f"{i:064x}") for i in range(20)]
+    units.insert(11, terminated)
+    outcomes = _one_batch(writer, units)
+    writer.close()
+    guilty = outcomes.pop(11)
+    assert isinstance(guilty, StoreUnavailable)
+    assert outcomes == [f"{i:064x}" for i in range(20)]
+    assert _count(store) == 20
+    assert runs == ["terminated", "terminated"]  # in the batch, then once alone
