@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from sqlalchemy import text
-from sqlalchemy.exc import ResourceClosedError, SQLAlchemyError
+from sqlalchemy.exc import OperationalError, ResourceClosedError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from gateway.logging import get_logger
@@ -215,6 +215,7 @@ class GroupCommitWriter:
         outcomes: list[tuple[_Unit, bool, Any]] = []
         stage = "begin"
         xid: int | None = None
+        saw_error = False
         try:
             session.begin()
             session.connection()  # BEGIN (IMMEDIATE) now: units start only inside it
@@ -233,9 +234,15 @@ class GroupCommitWriter:
             for unit in units:
                 if not unit.claim():
                     continue
-                outcomes.append(self._run_unit(session, unit))
+                outcome = self._run_unit(session, unit)
+                outcomes.append(outcome)
+                saw_error = saw_error or (
+                    not outcome[1] and isinstance(outcome[2], StoreUnavailable)
+                )
             stage = "commit"
             session.commit()
+            if saw_error:
+                discard(conn)  # it saw a database error: never hand it out again
         except _UnitBrokeTransaction as broke:
             discard(conn)
             raise _TransactionFailed(broke.error, stage=stage, committed=False) from broke.error
@@ -274,6 +281,10 @@ class GroupCommitWriter:
                 raise _UnitBrokeTransaction(error) from rollback_error
             current = session.get_transaction()
             if current is None or not current.is_active or session.in_nested_transaction():
+                raise _UnitBrokeTransaction(error) from exc
+            if isinstance(exc, OperationalError):
+                # The store's fault, not the unit's (read-only, I/O, connection): its batch
+                # mates would meet it too, so the batch is retried on fresh connections.
                 raise _UnitBrokeTransaction(error) from exc
             return (unit, False, error)
 

@@ -165,6 +165,13 @@ def test_a_consent_whose_valid_until_overflows_the_store_fails_alone_and_twenty_
     ).case_id
 
 
+def _unsequenced(gw) -> int:
+    with gw.app.store.read() as session:
+        return session.scalar(
+            select(func.count()).select_from(LedgerEntry).where(LedgerEntry.idx.is_(None))
+        )
+
+
 def _wait_for(condition, cap_s: float = 5.0) -> None:
     deadline = time.monotonic() + cap_s
     while not condition() and time.monotonic() < deadline:
@@ -227,6 +234,9 @@ def test_sqlite_read_only_for_four_seconds_refuses_calls_then_serves_again_withi
         assert healed_in < HEAL_CAP_S
         assert after == [OK] * 10
         _assert_kept_exactly_the_acknowledged(gw, stream)
+        # The sequencer heals too: every entry queued gets its position.
+        _wait_for(lambda: _unsequenced(gw) == 0, cap_s=HEAL_CAP_S)
+        assert _unsequenced(gw) == 0
     finally:
         shutil.rmtree(db_dir, ignore_errors=True)
 

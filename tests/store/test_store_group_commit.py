@@ -21,6 +21,16 @@ def store(db_url):
     s.dispose()
 
 
+@pytest.fixture
+def pg_store():
+    from tests.conftest import fresh_postgres_url
+
+    s = Store(fresh_postgres_url())
+    s.migrate()
+    yield s
+    s.dispose()
+
+
 def _count(store: Store) -> int:
     with store.read() as session:
         return session.scalar(select(func.count()).select_from(RevokedCertificate))
@@ -252,9 +262,10 @@ def test_a_started_unit_is_answered_by_its_batch_even_past_the_bound(store):
     assert _count(store) == 1
 
 
-def test_a_postgresql_statement_that_outlasts_the_bound_is_cancelled_and_fails_its_unit(store):
-    if store.is_sqlite:
-        pytest.skip("SQLite has no statement timeout; its waits are bounded by busy_timeout")
+def test_a_postgresql_statement_that_outlasts_the_bound_is_cancelled_and_fails_its_unit(
+    pg_store,
+):
+    store = pg_store
     writer = GroupCommitWriter(store, timeout_s=0.5)
 
     def sleeper(session):
@@ -266,9 +277,10 @@ def test_a_postgresql_statement_that_outlasts_the_bound_is_cancelled_and_fails_i
     writer.close()
 
 
-def test_a_unit_whose_postgresql_backend_is_terminated_fails_alone_and_the_batch_is_retried(store):
-    if store.is_sqlite:
-        pytest.skip("PostgreSQL backends only")
+def test_a_unit_whose_postgresql_backend_is_terminated_fails_alone_and_the_batch_is_retried(
+    pg_store,
+):
+    store = pg_store
     writer = GroupCommitWriter(store)
     runs: list[str] = []
 
