@@ -37,7 +37,7 @@ class Gateway:
         cls, config: Config, *, clock: Clock | None = None, engine: PolicyEngine | None = None
     ) -> Gateway:
         clock = clock or SystemClock()
-        store = Store(config.database_url)
+        store = Store(config.database_url, timeout_s=config.store_timeout_s)
         store.migrate()
         keys = KeyRing.load(config.master_key_path)
         ledger = Ledger(store, keys.signing_key("checkpoint"), config.ledger_origin, clock)

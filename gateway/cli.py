@@ -64,6 +64,9 @@ def serve(
     insecure_plaintext: bool = typer.Option(
         False, "--insecure-plaintext", help="DEVELOPMENT ONLY: no TLS, no authentication."
     ),
+    store_timeout: float = typer.Option(
+        None, "--store-timeout", help="Seconds a call may wait for the store (default 5)."
+    ),
 ) -> None:
     """Run the gateway until SIGINT/SIGTERM (SIGHUP reloads the policy bundle)."""
     from gateway.app import Gateway
@@ -73,7 +76,11 @@ def serve(
     configure()
     try:
         config = load_config(
-            work, listen=listen, opa_url=opa_url, insecure_plaintext=insecure_plaintext or None
+            work,
+            listen=listen,
+            opa_url=opa_url,
+            insecure_plaintext=insecure_plaintext or None,
+            store_timeout_s=store_timeout,
         )
     except ConfigError as exc:
         _fail(str(exc))

@@ -35,6 +35,9 @@ class Config:
     bundle_dir: str = "policies"
     opa_url: str = ""
     opa_timeout_s: float = 0.2
+    # The longest a call waits for the store (and the database's own lock and statement
+    # timeouts); past it the call gets UNAVAILABLE and nothing of it is kept.
+    store_timeout_s: float = 5.0
     ledger_origin: str = "aidbridge.local/jiangbei/ledger"
     sequencer_interval_s: float = 0.2
     sweep_interval_s: float = 60.0
@@ -88,8 +91,12 @@ def load_config(work_dir: Path | str, **overrides: Any) -> Config:
     if unknown:
         raise ConfigError(f"{path}: unknown setting(s): {', '.join(sorted(unknown))}")
     values.pop("work_dir", None)
-    config = Config(work_dir=work)
-    return replace(config, **{k: _coerce(k, v) for k, v in values.items()})
+    config = replace(Config(work_dir=work), **{k: _coerce(k, v) for k, v in values.items()})
+    if not config.store_timeout_s > 0:
+        raise ConfigError(
+            f"setting store_timeout_s: expected seconds > 0, found {config.store_timeout_s!r}"
+        )
+    return config
 
 
 def write_config(config: Config) -> Path:

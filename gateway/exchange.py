@@ -13,12 +13,14 @@ Every RPC takes one of two paths (services only say what to do inside it):
 
 A call that fails for any reason leaves no data behind, and its refusal is written to the ledger
 before the caller hears of it. If even that cannot be written, the caller gets UNAVAILABLE:
-nothing was released.
+nothing was released. A call waits for the store at most its bound (``store_timeout_s``):
+past it, it gets UNAVAILABLE and its write is cancelled, never kept (``group_commit``).
 """
 
 from __future__ import annotations
 
 import hashlib
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -31,7 +33,7 @@ from gateway import errors
 from gateway.app import Gateway
 from gateway.ledger import entry as ledger_entry
 from gateway.policy.engine import Decision
-from gateway.store import StoreUnavailable
+from gateway.store import StoreRefused, StoreUnavailable
 from gateway.store.models import IdempotentRequest, RevokedCertificate
 
 M = TypeVar("M", bound=Message)
@@ -69,10 +71,14 @@ class Call:
     facts: Facts = field(default_factory=Facts)
     now_ns: int = 0
     deferred: list[Callable[[Session], object]] = field(default_factory=list)
+    # The monotonic instant by which the store must have taken the call's write (its bound).
+    deadline: float = 0.0
 
     def __post_init__(self) -> None:
         if not self.now_ns:
             self.now_ns = self.app.clock.now_ns()
+        if not self.deadline:
+            self.deadline = time.monotonic() + self.app.store.timeout_s
 
     def defer(self, write: Callable[[Session], object]) -> None:
         """Register a write to make with the call's ledger entry (read path)."""
@@ -136,7 +142,7 @@ def run_exchange(call: Call, handler: Callable[[Session, Call], M]) -> M:
         ledger_entry.append(session, _exchange(call, "OK", "", response))
         return response
 
-    return _guarded(call, lambda: call.app.writer.submit(unit))
+    return _guarded(call, lambda: call.app.writer.submit(unit, deadline=call.deadline))
 
 
 def run_read_exchange(call: Call, handler: Callable[[Session, Call], M]) -> M:
@@ -152,7 +158,7 @@ def run_read_exchange(call: Call, handler: Callable[[Session, Call], M]) -> M:
             _apply_deferred(session, call)
             ledger_entry.append(session, _exchange(call, "OK", "", response))
 
-        call.app.writer.submit(unit)
+        call.app.writer.submit(unit, deadline=call.deadline)
         return response
 
     return _guarded(call, run)
@@ -164,6 +170,10 @@ def _guarded(call: Call, run: Callable[[], M]) -> M:
     except errors.AidBridgeError as exc:
         _record_refusal(call, exc.code, exc.message)
         raise
+    except StoreRefused as exc:
+        # The database cannot hold a value of this call (the call's fault, not the store's).
+        _record_refusal(call, "INVALID_ARGUMENT", str(exc))
+        raise errors.InvalidArgument(f"the exchange could not be stored: {exc}") from exc
     except StoreUnavailable as exc:
         # Nothing of the call was committed and nothing is released.
         _record_refusal(call, "UNAVAILABLE", "store unavailable")
@@ -231,8 +241,11 @@ def _record_refusal(call: Call, code: str, reason: str) -> None:
     def unit(session: Session) -> None:
         ledger_entry.append(session, _exchange(call, code, reason, None))
 
+    # A refusal may take a little past the call's bound (a tenth of it), so that a call that
+    # timed out is still answered within about its bound.
+    grace = time.monotonic() + _REFUSAL_GRACE * call.app.store.timeout_s
     try:
-        call.app.writer.submit(unit)
+        call.app.writer.submit(unit, deadline=max(call.deadline, grace))
     except StoreUnavailable as exc:
         raise errors.Unavailable(f"the refusal could not be recorded: {exc}") from exc
 
@@ -261,3 +274,4 @@ def _exchange(call: Call, outcome: str, reason: str, response: Message | None) -
 
 
 _EMPTY: Any = object()
+_REFUSAL_GRACE = 0.1

@@ -1,46 +1,114 @@
 """Group commit: the write units of many concurrent calls share one transaction, so one
 durable commit (one fsync on SQLite) serves a whole batch.
 
-Each unit runs inside a SAVEPOINT of its own: a unit that fails is rolled back alone and its
-caller gets its exception; the others commit. A unit's caller is answered only after the batch
-has committed — so "written" always means durable. If the commit itself fails, every caller in
-the batch gets StoreUnavailable and nothing of the batch is kept.
+What each caller can rely on:
+
+- A unit's caller is answered only after the batch it rode in has committed, so "written"
+  always means durable.
+- Each unit runs inside a SAVEPOINT of its own: a unit that fails is rolled back alone and its
+  caller gets its exception; the others commit.
+- If the batch's transaction itself fails (a unit broke it, the connection was lost, the commit
+  failed), its connection is thrown away, the pool is emptied and every unit is run again alone,
+  from scratch, in a fresh transaction: the innocent commit and only the guilty hear an error.
+  A unit is never committed twice: a batch is retried only when it surely kept nothing — on
+  PostgreSQL a commit whose connection was lost is looked up by transaction id
+  (``txid_status``) first, and if that cannot be known its callers hear so.
+- A caller waits at most the store's bound (``store_timeout_s``) for its unit to start. A unit
+  not started by then is cancelled — the writer skips it, so nothing of it is ever kept — and
+  its caller gets StoreUnavailable. A unit already started is waited for until its batch ends;
+  the database's own timeouts (set from the same bound) keep a batch from hanging.
 """
 
 from __future__ import annotations
 
 import queue
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import Future
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy import text
+from sqlalchemy.exc import OperationalError, ResourceClosedError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from gateway.store.db import Store, StoreUnavailable, describe
+from gateway.logging import get_logger
+from gateway.store.db import (
+    Store,
+    StoreUnavailable,
+    as_store_error,
+    discard,
+    is_database_error,
+)
 
 T = TypeVar("T")
 
+log = get_logger("aidbridge.store")
+
 _STOP = object()
+_RESOLVE_POLL_S = 0.1
+
+
+@dataclass(eq=False)
+class _Unit:
+    work: Callable[[Session], Any]
+    future: Future[Any] = field(default_factory=Future)
+    started: bool = False
+
+    def claim(self) -> bool:
+        """Mark the unit as running; False if its caller has already given up on it."""
+        if not self.started:
+            if not self.future.set_running_or_notify_cancel():
+                return False
+            self.started = True
+        return True
+
+
+class _TransactionFailed(Exception):
+    """A batch's transaction failed as a whole: nothing of it was kept (``committed`` False)
+    or, for a commit whose connection was lost, that is not known (``committed`` None)."""
+
+    def __init__(self, error: BaseException, *, stage: str, committed: bool | None) -> None:
+        super().__init__(str(error))
+        self.error = error
+        self.stage = stage
+        self.committed = committed
 
 
 class GroupCommitWriter:
-    def __init__(self, store: Store, *, max_batch: int = 256) -> None:
+    def __init__(
+        self, store: Store, *, max_batch: int = 256, timeout_s: float | None = None
+    ) -> None:
         self.store = store
         self.max_batch = max_batch
+        self.timeout_s = store.timeout_s if timeout_s is None else timeout_s
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._loop, name="group-commit", daemon=True)
         self._thread.start()
 
-    def submit(self, unit: Callable[[Session], T]) -> T:
-        """Run ``unit`` in the next batch; block until that batch is durable; return its result
-        or raise its exception."""
+    def submit(self, work: Callable[[Session], T], *, deadline: float | None = None) -> T:
+        """Run ``work`` in the next batch; block until that batch is durable; return its result
+        or raise its exception. StoreUnavailable if the store did not take it by ``deadline``
+        (a ``time.monotonic()`` instant; default: the bound from now) — and then nothing of it
+        was, or ever will be, kept."""
         if not self._thread.is_alive():
             raise StoreUnavailable("the store's writer has stopped")
-        future: Future[T] = Future()
-        self._queue.put((unit, future))
-        return future.result()
+        if deadline is None:
+            deadline = time.monotonic() + self.timeout_s
+        unit = _Unit(work)
+        self._queue.put(unit)
+        try:
+            return unit.future.result(timeout=max(0.0, deadline - time.monotonic()))
+        except TimeoutError:
+            if unit.future.done():
+                raise  # the unit's own TimeoutError
+            if unit.future.cancel():
+                raise StoreUnavailable(
+                    f"the store did not take the write within {self.timeout_s:g} s"
+                ) from None
+        # Started inside a batch: its outcome is the batch's, so wait for that.
+        return unit.future.result()
 
     def close(self) -> None:
         self._queue.put(_STOP)
@@ -62,33 +130,198 @@ class GroupCommitWriter:
                     stop = True
                     break
                 batch.append(more)
-            self._commit(batch)
+            try:
+                self._commit(batch)
+            except BaseException as exc:  # the writer must outlive any batch
+                log.error("store.writer_failed", error=type(exc).__name__)
+                for unit in batch:
+                    _fail(unit, StoreUnavailable("the store's writer failed"))
             if stop:
                 return
 
-    def _commit(self, batch: list[tuple[Callable[[Session], Any], Future[Any]]]) -> None:
-        outcomes: list[tuple[Future[Any], bool, Any]] = []
-        try:
-            with self.store.write() as session:
-                for unit, future in batch:
-                    savepoint = session.begin_nested()
-                    try:
-                        result = unit(session)
-                        savepoint.commit()
-                        outcomes.append((future, True, result))
-                    except BaseException as exc:  # the unit's caller gets it; the batch goes on
-                        if savepoint.is_active:
-                            savepoint.rollback()
-                        if isinstance(exc, SQLAlchemyError):
-                            exc = StoreUnavailable(describe(exc))
-                        outcomes.append((future, False, exc))
-        except BaseException as exc:
-            failure = exc if isinstance(exc, StoreUnavailable) else StoreUnavailable(str(exc))
-            for _unit, future in batch:
-                future.set_exception(failure)
+    def _commit(self, batch: list[_Unit]) -> None:
+        live = [u for u in batch if not u.future.cancelled()]
+        if not live:
             return
-        for future, ok, value in outcomes:
+        started = time.monotonic()
+        try:
+            self._deliver(self._transaction(live))
+            return
+        except _TransactionFailed as failed:
+            first = failed
+        self.store.reset()
+        if first.stage == "begin":
+            # Nothing ran. A stale connection fails at once, so try once more on fresh ones —
+            # unless this attempt already waited out the bound (the store is locked or gone).
+            if time.monotonic() - started < self.timeout_s / 2:
+                try:
+                    self._deliver(self._transaction(live))
+                    return
+                except _TransactionFailed as again:
+                    self.store.reset()
+                    first = again
+            if first.stage == "begin":
+                for unit in live:
+                    _fail(unit, first.error)
+                return
+        if first.committed is None:
+            # The commit may or may not have been kept: never run these units again.
+            unknown = StoreUnavailable(
+                "the store's connection was lost while committing; whether the write was "
+                "kept is not known"
+            )
+            log.error("store.commit_outcome_unknown", units=sum(u.started for u in live))
+            for unit in live:
+                if unit.started:
+                    _fail(unit, unknown)
+            live = [u for u in live if not u.started]
+        log.warning("store.batch_retried_alone", units=len(live), stage=first.stage)
+        for i, unit in enumerate(live):
+            down = self._alone(unit)
+            if down is not None:
+                # The store itself is down (it refused even to begin): the rest would only
+                # wait for it in turn, so they hear it now.
+                for rest in live[i + 1 :]:
+                    _fail(rest, down)
+                return
+
+    def _alone(self, unit: _Unit) -> BaseException | None:
+        """Run ``unit`` in a transaction of its own; the store's error if it could not even
+        begin one."""
+        if unit.future.cancelled():
+            return None
+        try:
+            self._deliver(self._transaction([unit]))
+        except _TransactionFailed as failed:
+            self.store.reset()
+            if failed.committed is None:
+                failed.error = StoreUnavailable(
+                    "the store's connection was lost while committing; whether the write was "
+                    "kept is not known"
+                )
+            _fail(unit, failed.error)
+            if failed.stage == "begin":
+                return failed.error
+        return None
+
+    def _transaction(self, units: list[_Unit]) -> list[tuple[_Unit, bool, Any]]:
+        """Run ``units`` in one transaction, each in a SAVEPOINT; return their outcomes once
+        committed, or raise _TransactionFailed."""
+        try:
+            conn = self.store.connect("IMMEDIATE")
+        except StoreUnavailable as exc:
+            raise _TransactionFailed(exc, stage="begin", committed=False) from exc
+        session = Session(bind=conn, expire_on_commit=False)
+        outcomes: list[tuple[_Unit, bool, Any]] = []
+        stage = "begin"
+        xid: int | None = None
+        saw_error = False
+        try:
+            session.begin()
+            session.connection()  # BEGIN (IMMEDIATE) now: units start only inside it
+            if not self.store.is_sqlite:
+                # Bound every statement of the batch, and learn its transaction id now, so a
+                # commit whose connection is lost can be looked up afterwards.
+                xid = int(
+                    session.scalar(
+                        text(
+                            "SELECT txid_current() FROM set_config('statement_timeout', :ms, true)"
+                        ),
+                        {"ms": str(max(1, int(self.timeout_s * 1000)))},
+                    )
+                )
+            stage = "units"
+            for unit in units:
+                if not unit.claim():
+                    continue
+                outcome = self._run_unit(session, unit)
+                outcomes.append(outcome)
+                saw_error = saw_error or (
+                    not outcome[1] and isinstance(outcome[2], StoreUnavailable)
+                )
+            stage = "commit"
+            session.commit()
+            if saw_error:
+                discard(conn)  # it saw a database error: never hand it out again
+        except _UnitBrokeTransaction as broke:
+            discard(conn)
+            raise _TransactionFailed(broke.error, stage=stage, committed=False) from broke.error
+        except BaseException as exc:
+            discard(conn)
+            committed: bool | None = False
+            if stage == "commit" and xid is not None:
+                committed = self._resolve(xid)
+                if committed:
+                    return outcomes
+            raise _TransactionFailed(
+                as_store_error(exc) if is_database_error(exc) else exc,
+                stage=stage,
+                committed=committed,
+            ) from exc
+        finally:
+            session.close()
+            conn.close()
+        return outcomes
+
+    def _run_unit(self, session: Session, unit: _Unit) -> tuple[_Unit, bool, Any]:
+        savepoint = session.begin_nested()
+        try:
+            result = unit.work(session)
+            savepoint.commit()  # flushes: a value the database refuses fails here
+            return (unit, True, result)
+        except BaseException as exc:
+            error = as_store_error(exc) if is_database_error(exc) else exc
+            try:
+                # Also when a failed flush has already deactivated it: a SAVEPOINT left
+                # un-rolled-back is what made every later unit raise PendingRollbackError.
+                savepoint.rollback()
+            except ResourceClosedError:
+                pass  # the unit closed its savepoint itself
+            except SQLAlchemyError as rollback_error:
+                raise _UnitBrokeTransaction(error) from rollback_error
+            current = session.get_transaction()
+            if current is None or not current.is_active or session.in_nested_transaction():
+                raise _UnitBrokeTransaction(error) from exc
+            if isinstance(exc, OperationalError):
+                # The store's fault, not the unit's (read-only, I/O, connection): its batch
+                # mates would meet it too, so the batch is retried on fresh connections.
+                raise _UnitBrokeTransaction(error) from exc
+            return (unit, False, error)
+
+    def _resolve(self, xid: int) -> bool | None:
+        """Did PostgreSQL transaction ``xid`` commit? None if that cannot be learned within
+        the bound."""
+        deadline = time.monotonic() + self.timeout_s
+        while True:
+            try:
+                with self.store.engine.connect() as conn:
+                    status = conn.scalar(text("SELECT txid_status(:xid)"), {"xid": xid})
+                if status == "committed":
+                    return True
+                if status == "aborted":
+                    return False
+            except SQLAlchemyError:
+                pass
+            if time.monotonic() >= deadline:
+                return None
+            time.sleep(_RESOLVE_POLL_S)
+
+    @staticmethod
+    def _deliver(outcomes: list[tuple[_Unit, bool, Any]]) -> None:
+        for unit, ok, value in outcomes:
             if ok:
-                future.set_result(value)
+                unit.future.set_result(value)
             else:
-                future.set_exception(value)
+                unit.future.set_exception(value)
+
+
+class _UnitBrokeTransaction(Exception):
+    def __init__(self, error: BaseException) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+def _fail(unit: _Unit, error: BaseException) -> None:
+    if unit.future.done() or not unit.claim():
+        return
+    unit.future.set_exception(error)

@@ -8,7 +8,7 @@ import threading
 import pytest
 from sqlalchemy import func, inspect, select, text
 
-from gateway.store import Store, StoreUnavailable
+from gateway.store import Store, StoreRefused, StoreUnavailable
 from gateway.store.group_commit import GroupCommitWriter
 from gateway.store.models import RevokedCertificate
 
@@ -16,6 +16,16 @@ from gateway.store.models import RevokedCertificate
 @pytest.fixture
 def store(db_url):
     s = Store(db_url)
+    s.migrate()
+    yield s
+    s.dispose()
+
+
+@pytest.fixture
+def pg_store():
+    from tests.conftest import fresh_postgres_url
+
+    s = Store(fresh_postgres_url())
     s.migrate()
     yield s
     s.dispose()
@@ -110,3 +120,184 @@ def test_when_the_commit_fails_every_caller_hears_it_and_nothing_is_kept(tmp_pat
     writer.close()
     with store.read() as session:
         assert session.execute(text("SELECT count(*) FROM revoked_certificates")).scalar() == 0
+
+
+# --- Isolation: one bad unit never harms the others; the bound cancels what has not started ---
+
+
+class _HeldWriter:
+    """Holds the writer inside a unit of its own so the next units all queue up and ride in
+    one batch together."""
+
+    def __init__(self, writer: GroupCommitWriter) -> None:
+        self.writer = writer
+        self.release = threading.Event()
+        self.entered = threading.Event()
+        self.thread = threading.Thread(target=writer.submit, args=(self._hold,))
+        self.thread.start()
+        assert self.entered.wait(10)
+
+    def _hold(self, _session) -> None:
+        self.entered.set()
+        self.release.wait(10)
+
+    def queued(self) -> int:
+        return self.writer._queue.qsize()
+
+    def let_go(self) -> None:
+        self.release.set()
+        self.thread.join(10)
+
+
+def _one_batch(writer: GroupCommitWriter, units) -> list[object]:
+    """Submit ``units`` concurrently so they share one batch; each outcome (result or error)."""
+    outcomes: list[object] = [None] * len(units)
+
+    def call(i: int) -> None:
+        try:
+            outcomes[i] = writer.submit(units[i])
+        except BaseException as exc:
+            outcomes[i] = exc
+
+    held = _HeldWriter(writer)
+    threads = [threading.Thread(target=call, args=(i,)) for i in range(len(units))]
+    for t in threads:
+        t.start()
+    while held.queued() < len(units):
+        threading.Event().wait(0.01)
+    held.let_go()
+    for t in threads:
+        t.join(30)
+    return outcomes
+
+
+def _overflowing(flush: bool):
+    def unit(session):
+        session.add(RevokedCertificate(fingerprint="f" * 64, revoked_at_ns=2**70, reason="t"))
+        if flush:
+            session.flush()
+        return "never"
+
+    return unit
+
+
+@pytest.mark.parametrize("flush", [False, True], ids=["flushed-at-release", "flushed-in-unit"])
+def test_a_unit_whose_integer_overflows_fails_alone_and_its_twenty_batch_mates_commit(store, flush):
+    writer = GroupCommitWriter(store)
+    units = [_revoke(f"{i:064x}") for i in range(20)]
+    units.insert(7, _overflowing(flush))
+    outcomes = _one_batch(writer, units)
+    writer.close()
+    bad = outcomes.pop(7)
+    assert isinstance(bad, StoreRefused)
+    assert "out of range" in str(bad)
+    assert outcomes == [f"{i:064x}" for i in range(20)]
+    assert _count(store) == 20
+
+
+def _with_deferred_parent_check(store: Store) -> None:
+    deferred = "REFERENCES t_parent(id) DEFERRABLE INITIALLY DEFERRED"
+    with store.write() as session:
+        session.execute(text("CREATE TABLE t_parent (id INTEGER PRIMARY KEY)"))
+        session.execute(text(f"CREATE TABLE t_child (id INTEGER PRIMARY KEY {deferred})"))
+
+
+def test_a_unit_that_makes_the_commit_fail_is_retried_alone_so_only_it_fails(store):
+    _with_deferred_parent_check(store)
+    writer = GroupCommitWriter(store)
+    runs: list[str] = []
+
+    def orphan(session):
+        runs.append("orphan")
+        session.execute(text("INSERT INTO t_child (id) VALUES (99)"))  # checked at COMMIT
+        return "orphan"
+
+    def counted(i: int):
+        inner = _revoke(f"{i:064x}")
+
+        def unit(session):
+            runs.append(f"{i}")
+            return inner(session)
+
+        return unit
+
+    units = [counted(i) for i in range(20)]
+    units.insert(3, orphan)
+    outcomes = _one_batch(writer, units)
+    writer.close()
+    guilty = outcomes.pop(3)
+    assert isinstance(guilty, StoreUnavailable)
+    assert outcomes == [f"{i:064x}" for i in range(20)]
+    assert _count(store) == 20  # each innocent committed exactly once (unique key)
+    # Every unit ran in the failed batch and once more alone: never more.
+    assert sorted(set(runs)) == sorted({"orphan", *map(str, range(20))})
+    assert {r: runs.count(r) for r in set(runs)} == {r: 2 for r in set(runs)}
+
+
+def test_a_unit_not_started_within_the_bound_is_cancelled_and_never_kept(store):
+    writer = GroupCommitWriter(store, timeout_s=0.3)
+    held = _HeldWriter(writer)  # started: its caller waits for it beyond the bound
+    late = _revoke("9" * 64)
+    with pytest.raises(StoreUnavailable, match=r"did not take the write within 0\.3 s"):
+        writer.submit(late)
+    held.let_go()
+    writer.submit(_revoke("8" * 64))  # the writer goes on with later units
+    writer.close()
+    with store.read() as session:
+        kept = set(session.scalars(select(RevokedCertificate.fingerprint)))
+    assert kept == {"8" * 64}
+
+
+def test_a_started_unit_is_answered_by_its_batch_even_past_the_bound(store):
+    writer = GroupCommitWriter(store, timeout_s=0.2)
+    gate = threading.Event()
+
+    def slow(session):
+        gate.wait(1.0)  # longer than the bound, but already inside the batch
+        return _revoke("7" * 64)(session)
+
+    threading.Timer(0.5, gate.set).start()
+    assert writer.submit(slow) == "7" * 64
+    writer.close()
+    assert _count(store) == 1
+
+
+def test_a_postgresql_statement_that_outlasts_the_bound_is_cancelled_and_fails_its_unit(
+    pg_store,
+):
+    store = pg_store
+    writer = GroupCommitWriter(store, timeout_s=0.5)
+
+    def sleeper(session):
+        session.execute(text("SELECT pg_sleep(30)"))
+
+    with pytest.raises(StoreUnavailable, match="statement timeout"):
+        writer.submit(sleeper)
+    assert writer.submit(_revoke("6" * 64)) == "6" * 64
+    writer.close()
+
+
+def test_a_unit_whose_postgresql_backend_is_terminated_fails_alone_and_the_batch_is_retried(
+    pg_store,
+):
+    store = pg_store
+    writer = GroupCommitWriter(store)
+    runs: list[str] = []
+
+    def terminated(session):
+        runs.append("terminated")
+        pid = session.scalar(text("SELECT pg_backend_pid()"))
+        with store.engine.connect() as other:
+            other.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+            other.commit()
+        session.execute(text("SELECT 1"))  # the connection is gone
+
+    units = [_revoke(f"{i:064x}") for i in range(20)]
+    units.insert(11, terminated)
+    outcomes = _one_batch(writer, units)
+    writer.close()
+    guilty = outcomes.pop(11)
+    assert isinstance(guilty, StoreUnavailable)
+    assert outcomes == [f"{i:064x}" for i in range(20)]
+    assert _count(store) == 20
+    assert runs == ["terminated", "terminated"]  # in the batch, then once alone
