@@ -89,6 +89,7 @@ def serve(
     """Run the gateway until SIGINT/SIGTERM (SIGHUP reloads the policy bundle)."""
     from gateway.app import Gateway
     from gateway.logging import configure
+    from gateway.server import ignore_late_signals
     from gateway.server import serve as run_server
 
     configure()
@@ -104,6 +105,7 @@ def serve(
     try:
         asyncio.run(run_server(gateway))
     finally:
+        ignore_late_signals()
         pid_file.unlink(missing_ok=True)
         gateway.close()
 
