@@ -232,7 +232,7 @@ def main() -> None:
         )
 
         start = time.perf_counter()
-        report = verify(store, ledger.vkey)
+        report = verify(store, ledger.vkey, ledger.authenticator)
         took = time.perf_counter() - start
         assert report.ok, report.problems[:5]
         print(

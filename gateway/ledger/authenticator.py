@@ -16,7 +16,6 @@ Whoever can write the store but does not hold the master key can forge neither t
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 
 from gateway.keys import KeyRing
@@ -44,14 +43,13 @@ class EntryAuthenticator:
         return cls(keys.ledger_key())
 
     def entry_tag(self, entry: bytes) -> bytes:
-        return hmac.new(self._key, _ENTRY_LABEL + entry, hashlib.sha256).digest()
+        # hmac.digest: the one-shot C path, several times faster than hmac.new per tag.
+        return hmac.digest(self._key, _ENTRY_LABEL + entry, "sha256")
 
     def position_tag(self, index: int, leaf: bytes) -> bytes:
         if index < 0:
             raise ValueError(f"expected an index ≥ 0, found {index}")
-        return hmac.new(
-            self._key, _POSITION_LABEL + index.to_bytes(8, "big") + leaf, hashlib.sha256
-        ).digest()
+        return hmac.digest(self._key, _POSITION_LABEL + index.to_bytes(8, "big") + leaf, "sha256")
 
     def entry_ok(self, entry: bytes, tag: bytes | None) -> bool:
         return tag is not None and hmac.compare_digest(self.entry_tag(entry), tag)

@@ -149,8 +149,7 @@ def test_sigterm_under_load_drains_signs_everything_and_a_second_sigterm_does_no
             t.join(timeout=60)
         store.dispose()
     assert set(codes) <= {"OK"} | {c.name for c in STOPPING_CODES}, codes
-    stopped = serving.wait_for("ledger sequenced at stop")
-    assert int(str(stopped["added"])) >= 0
+    serving.wait_for("ledger sequenced at stop")
 
     result = CliRunner().invoke(cli, ["audit", "verify", "--work", str(config.work_dir)])
     words = " ".join(result.output.split())
