@@ -1,9 +1,11 @@
 """The ledger's log, one name for its parts: the sequencer and proof serving
-(``gateway.ledger.sequencer``), verification of the stored log (``gateway.ledger.verification``)
-and exports with their offline verification (``gateway.ledger.export``). Kept so callers can
+(``gateway.ledger.sequencer``), verification of the stored log (``gateway.ledger.verification``),
+exports (``gateway.ledger.export``) and their verification without a database
+(``gateway.ledger.offline``). Kept so callers can
 import everything about the log from one place."""
 
-from gateway.ledger.export import export_entries, verify_export
+from gateway.ledger.export import export_entries
+from gateway.ledger.offline import verify_export
 from gateway.ledger.sequencer import Batch, Ledger, LedgerStateError, SignedCheckpoint
 from gateway.ledger.verification import VerifyReport, verify
 

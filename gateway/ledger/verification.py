@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import func, select, text
@@ -23,6 +23,7 @@ from sqlalchemy import func, select, text
 from gateway.ledger.authenticator import EntryAuthenticator
 from gateway.ledger.checkpoint import Checkpoint, CheckpointError, open_checkpoint
 from gateway.ledger.entry import PLAIN_COLUMNS
+from gateway.ledger.offline import VerifyReport
 from gateway.ledger.rfc9162 import (
     CompactRange,
     ConsistencyProofError,
@@ -36,17 +37,6 @@ from gateway.store.models import LedgerCheckpoint, LedgerEntry, LedgerRejectedEn
 
 _MAX_PROBLEMS = 1000  # a wholesale rewrite would otherwise produce one line per entry
 _READ_BATCH = 5000
-
-
-@dataclass
-class VerifyReport:
-    ok: bool
-    tree_size: int
-    root: bytes
-    problems: list[str] = field(default_factory=list)
-    queued: int = 0  # authentic entries waiting for the sequencer (not a problem by itself)
-    rejected: int = 0  # rows the sequencer refused (each one is also a problem)
-    trusted_size: int | None = None  # size of the trusted checkpoint proven extended, if any
 
 
 class _Problems:
