@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import func, select, text
+from sqlalchemy.orm import Session
 
 from gateway.ledger.authenticator import EntryAuthenticator
 from gateway.ledger.checkpoint import Checkpoint, CheckpointError, open_checkpoint
@@ -252,7 +253,7 @@ def verify(
     )
 
 
-def _check_queued(s: Any, authenticator: EntryAuthenticator, problems: _Problems) -> int:
+def _check_queued(s: Session, authenticator: EntryAuthenticator, problems: _Problems) -> int:
     """Count the entries waiting for the sequencer; a queued row without a valid entry tag is a
     problem now (the sequencer will refuse it), named by its row id since it has no index."""
     count = 0
@@ -272,7 +273,7 @@ def _check_queued(s: Any, authenticator: EntryAuthenticator, problems: _Problems
     return count
 
 
-def _report_rejected(s: Any, problems: _Problems) -> int:
+def _report_rejected(s: Session, problems: _Problems) -> int:
     count = s.execute(select(func.count()).select_from(LedgerRejectedEntry)).scalar_one()
     rows = s.execute(
         select(LedgerRejectedEntry.entry_id, LedgerRejectedEntry.reason)
