@@ -30,6 +30,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from faker import Faker
 
 from gateway.clock import SystemClock
+from gateway.ledger.authenticator import EntryAuthenticator
 from gateway.ledger.entry import Exchange, append, canonical_entry
 from gateway.ledger.log import Ledger, export_entries, verify, verify_export
 from gateway.ledger.rfc9162 import leaf_hash
@@ -79,7 +80,13 @@ def bench_ledger_appends(
 ) -> tuple[float, list[float], Store, Ledger]:
     store = Store(sqlite_url(workdir / "ledger.db"))
     store.migrate()
-    ledger = Ledger(store, Ed25519PrivateKey.generate(), ORIGIN, SystemClock())
+    ledger = Ledger(
+        store,
+        Ed25519PrivateKey.generate(),
+        ORIGIN,
+        SystemClock(),
+        EntryAuthenticator(os.urandom(32)),
+    )
     commits: list[float] = []
     commits_lock = threading.Lock()
     checkpoints: list[tuple[float, int]] = []  # (time committed, tree size)
@@ -88,7 +95,7 @@ def bench_ledger_appends(
     def appender(chunk: list[Exchange]) -> None:
         for ex in chunk:
             with store.write() as s:
-                append(s, ex)
+                append(s, ex, ledger.authenticator)
             done = time.perf_counter()
             with commits_lock:
                 commits.append(done)
@@ -225,7 +232,7 @@ def main() -> None:
         )
 
         start = time.perf_counter()
-        report = verify(store, ledger.vkey)
+        report = verify(store, ledger.vkey, ledger.authenticator)
         took = time.perf_counter() - start
         assert report.ok, report.problems[:5]
         print(

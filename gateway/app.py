@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from gateway.clock import Clock, SystemClock
 from gateway.config import Config
 from gateway.keys import KeyRing
+from gateway.ledger.authenticator import EntryAuthenticator
 from gateway.ledger.checkpoint import verifier_key
 from gateway.ledger.log import Ledger
 from gateway.policy.catalogue import Catalogue
@@ -40,7 +41,13 @@ class Gateway:
         store = Store(config.database_url, timeout_s=config.store_timeout_s)
         store.migrate()
         keys = KeyRing.load(config.master_key_path)
-        ledger = Ledger(store, keys.signing_key("checkpoint"), config.ledger_origin, clock)
+        ledger = Ledger(
+            store,
+            keys.signing_key("checkpoint"),
+            config.ledger_origin,
+            clock,
+            EntryAuthenticator.from_keyring(keys),
+        )
         return cls(
             config=config,
             store=store,

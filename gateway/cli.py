@@ -7,9 +7,11 @@ import os
 import signal
 import sys
 from pathlib import Path
+from typing import NoReturn
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from gateway.config import ConfigError, load_config
 
@@ -35,9 +37,18 @@ WORK = typer.Option(
 )
 
 
-def _fail(message: str, code: int = 1) -> None:
-    err.print(f"[red]error:[/] {message}")
+def _fail(message: str, code: int = 1) -> NoReturn:
+    err.print(f"[red]error:[/] {escape(message)}", soft_wrap=True)
     raise typer.Exit(code)
+
+
+def _say(message: str) -> None:
+    # soft_wrap: a key or a path is never broken across lines, whatever the terminal's width.
+    console.print(escape(message), soft_wrap=True)
+
+
+def _fingerprint_path(vkey_path: Path) -> Path:
+    return vkey_path.with_name(vkey_path.name + ".sha256")
 
 
 @app.command()
@@ -47,13 +58,23 @@ def init(
     listen: str = typer.Option("127.0.0.1:50051", help="Address to serve on."),
 ) -> None:
     """Create a working directory: dev CA and certificates, master key, policy bundle, database."""
+    from gateway.ledger.checkpoint import vkey_fingerprint
     from gateway.workdir import WorkDirError, init_workdir
 
     try:
         config = init_workdir(work, db_url=db_url, listen=listen)
     except WorkDirError as exc:
         _fail(str(exc))
-    console.print(f"initialised {config.work_dir}")
+    vkey = config.vkey_path.read_text(encoding="utf-8").strip()
+    fingerprint = vkey_fingerprint(vkey)
+    _fingerprint_path(config.vkey_path).write_text(fingerprint + "\n", encoding="utf-8")
+    _say(f"initialised {config.work_dir}")
+    _say(f"ledger verifying key: {vkey}")
+    _say(f"ledger key fingerprint: {fingerprint}")
+    _say(
+        "keep the fingerprint apart from this machine: "
+        "`aidbridge audit verify --fingerprint <it>` refuses any other key"
+    )
 
 
 @app.command()
@@ -71,6 +92,7 @@ def serve(
     """Run the gateway until SIGINT/SIGTERM (SIGHUP reloads the policy bundle)."""
     from gateway.app import Gateway
     from gateway.logging import configure
+    from gateway.server import ignore_late_signals
     from gateway.server import serve as run_server
 
     configure()
@@ -90,6 +112,7 @@ def serve(
     try:
         asyncio.run(run_server(gateway))
     finally:
+        ignore_late_signals()
         pid_file.unlink(missing_ok=True)
         gateway.close()
 
@@ -169,23 +192,106 @@ def certs_revoke(
 @audit_app.command("verify")
 def audit_verify(
     work: Path = WORK,
-    vkey: Path = typer.Option(None, help="Verifier key file (default keys/checkpoint.vkey)."),
+    vkey: str = typer.Option(
+        None,
+        "--vkey",
+        help="Pin the verifying key: its C2SP vkey string, or a file holding it.",
+    ),
+    fingerprint: str = typer.Option(
+        None, "--fingerprint", help="Pin the verifying key by the fingerprint `init` printed."
+    ),
+    trusted_checkpoint: Path = typer.Option(
+        None,
+        "--trusted-checkpoint",
+        help="A checkpoint kept earlier (`audit checkpoint`): prove the ledger extends it.",
+    ),
 ) -> None:
-    """Recompute the ledger's Merkle tree and check every signed checkpoint."""
+    """Check every entry, its authenticators and every signed checkpoint; report queued and
+    rejected entries; with --trusted-checkpoint, prove the tree extends the one kept."""
+    from gateway.keys import KeyFileError, KeyRing
     from gateway.ledger import log as ledger_log
+    from gateway.ledger.authenticator import EntryAuthenticator
+    from gateway.ledger.pinning import KeyPinError, trusted_key
     from gateway.store import Store
 
     config = load_config(work)
-    key_text = (vkey or config.vkey_path).read_text(encoding="utf-8").strip()
+    pinned_vkey = None
+    if vkey:
+        candidate = Path(vkey)
+        pinned_vkey = candidate.read_text(encoding="utf-8") if candidate.is_file() else vkey
+    work_vkey = config.vkey_path.read_text(encoding="utf-8") if config.vkey_path.is_file() else None
+    trusted_note = None
+    if trusted_checkpoint is not None:
+        try:
+            trusted_note = trusted_checkpoint.read_text(encoding="utf-8")
+        except OSError as exc:
+            _fail(f"--trusted-checkpoint {trusted_checkpoint}: {exc.strerror}")
+    try:
+        key = trusted_key(work_vkey, pinned_vkey=pinned_vkey, pinned_fingerprint=fingerprint)
+        keys = KeyRing.load(config.master_key_path)
+    except (KeyPinError, KeyFileError) as exc:
+        _fail(str(exc))
+    if key.pinned_by:
+        _say(f"verifying key {key.vkey} (fingerprint {key.fingerprint}), pinned by {key.pinned_by}")
+    else:
+        _say(
+            f"verifying key {key.vkey} (fingerprint {key.fingerprint}) from {config.vkey_path}: "
+            "NOT pinned; pass --vkey or --fingerprint to refuse any other key"
+        )
+        recorded = _fingerprint_path(config.vkey_path)
+        if recorded.is_file() and recorded.read_text(encoding="utf-8").strip() != key.fingerprint:
+            _fail(
+                f"the verifying key's fingerprint {key.fingerprint} is not the one recorded at "
+                f"init in {recorded}: the key file was replaced; refusing to verify"
+            )
     store = Store(config.database_url)
-    report = ledger_log.verify(store, key_text)
-    store.dispose()
+    try:
+        report = ledger_log.verify(
+            store,
+            key.vkey,
+            EntryAuthenticator.from_keyring(keys),
+            trusted_checkpoint=trusted_note,
+        )
+    finally:
+        store.dispose()
+    queued = f"{report.queued} queued (not yet sequenced)"
     if report.ok:
-        console.print(f"ledger verified: {report.tree_size} entries")
+        _say(f"ledger verified: {report.tree_size} entries, {queued}")
+        if report.trusted_size is not None:
+            _say(f"the ledger extends the trusted checkpoint of {report.trusted_size} entries")
         return
     for problem in report.problems:
-        err.print(f"[red]problem:[/] {problem}")
+        err.print(f"[red]problem:[/] {escape(problem)}", soft_wrap=True)
+    err.print(
+        f"ledger NOT verified: {len(report.problems)} problems; {report.tree_size} entries, "
+        f"{queued}, {report.rejected} rejected",
+        soft_wrap=True,
+    )
     raise typer.Exit(1)
+
+
+@audit_app.command("checkpoint")
+def audit_checkpoint(
+    work: Path = WORK,
+    out: Path = typer.Option(None, "--out", help="Write the note here instead of stdout."),
+) -> None:
+    """Print the latest signed checkpoint, to keep for `audit verify --trusted-checkpoint`."""
+    from gateway.ledger.sequencer import latest_checkpoint
+    from gateway.store import Store
+
+    store = Store(load_config(work).database_url)
+    try:
+        with store.read() as s:
+            latest = latest_checkpoint(s)
+    finally:
+        store.dispose()
+    if latest is None:
+        _fail("the ledger has no signed checkpoint yet")
+    if out is None:
+        sys.stdout.write(latest.note)
+        return
+    out.write_text(latest.note, encoding="utf-8")
+    _say(f"checkpoint of {latest.size} entries written to {out}")
 
 
 def _mount_optional() -> None:

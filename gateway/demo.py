@@ -180,7 +180,7 @@ def _run(work_dir: Path, seed: int, console: Console) -> int:
             ).entries
             _show_ledger(console, entries)
             verified = officer.audit.VerifyLedger(audit_pb2.VerifyLedgerRequest())
-            offline = ledger_log.verify(app.store, app.vkey)
+            offline = ledger_log.verify(app.store, app.vkey, app.ledger.authenticator)
             if not (verified.ok and offline.ok):
                 console.print(
                     f"[red]ledger verification failed: {list(verified.problems)} "

@@ -139,7 +139,9 @@ def run_exchange(call: Call, handler: Callable[[Session, Call], M]) -> M:
         _refuse_revoked(session, call.caller)
         response = handler(session, call)
         _apply_deferred(session, call)
-        ledger_entry.append(session, _exchange(call, "OK", "", response))
+        ledger_entry.append(
+            session, _exchange(call, "OK", "", response), call.app.ledger.authenticator
+        )
         return response
 
     return _guarded(call, lambda: call.app.writer.submit(unit, deadline=call.deadline))
@@ -156,7 +158,9 @@ def run_read_exchange(call: Call, handler: Callable[[Session, Call], M]) -> M:
 
         def unit(session: Session) -> None:
             _apply_deferred(session, call)
-            ledger_entry.append(session, _exchange(call, "OK", "", response))
+            ledger_entry.append(
+                session, _exchange(call, "OK", "", response), call.app.ledger.authenticator
+            )
 
         call.app.writer.submit(unit, deadline=call.deadline)
         return response
@@ -239,7 +243,9 @@ def _refuse_revoked(session: Session, caller: Caller) -> None:
 
 def _record_refusal(call: Call, code: str, reason: str) -> None:
     def unit(session: Session) -> None:
-        ledger_entry.append(session, _exchange(call, code, reason, None))
+        ledger_entry.append(
+            session, _exchange(call, code, reason, None), call.app.ledger.authenticator
+        )
 
     # A refusal may take a little past the call's bound (a tenth of it), so that a call that
     # timed out is still answered within about its bound.

@@ -6,6 +6,8 @@ key material and destroying one derived key (a recipient's pseudonym key) touche
 * ``aidbridge/pseudonym/v1/<recipient>``: HMAC key of one recipient's pseudonyms;
 * ``aidbridge/index/v1``: HMAC key that finds a resident id in the store without storing it;
 * ``aidbridge/at-rest/v1``: AES-256-GCM key for personal data at rest;
+* ``aidbridge/ledger/v1``: HMAC key that authenticates ledger entries the gateway queued and the
+  positions its sequencer gave them (``gateway.ledger.authenticator``);
 * ``aidbridge/signing/v1/<purpose>``: Ed25519 seed (RFC 8032 §5.1.5) for checkpoints or consents.
 
 The ring carries a key version ("k1"): pseudonyms, index entries and ciphertexts name it, so a
@@ -114,6 +116,10 @@ class KeyRing:
     def index_key(self) -> bytes:
         """HMAC key of the store's resident-id index."""
         return self._derive_once(b"aidbridge/index/v1")
+
+    def ledger_key(self) -> bytes:
+        """HMAC key of the ledger's entry and position authenticators."""
+        return self._derive_once(b"aidbridge/ledger/v1")
 
     def at_rest_key(self) -> tuple[str, bytes]:
         """(key id, AES-256 key) for personal data at rest; the id is the ring's version."""

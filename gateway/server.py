@@ -10,6 +10,7 @@ development flag that logs a warning); there the caller's org and role come from
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import re
 import signal
@@ -274,7 +275,8 @@ async def build_server(
 
 
 async def run_sequencer(app: Gateway, stop: asyncio.Event) -> None:
-    """Integrate queued ledger entries into the tree and sign checkpoints, every interval."""
+    """Integrate queued ledger entries into the tree and sign checkpoints, every interval, until
+    ``stop`` is set. The final round, after the calls have drained, is ``shut_down``'s."""
     interval = app.config.sequencer_interval_s
     while not stop.is_set():
         try:
@@ -283,7 +285,6 @@ async def run_sequencer(app: Gateway, stop: asyncio.Event) -> None:
             log.error("sequencer failed", error=type(exc).__name__, detail=str(exc)[:200])
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), timeout=interval)
-    await asyncio.to_thread(app.ledger.integrate)
 
 
 async def run_sweeps(app: Gateway, stop: asyncio.Event) -> None:
@@ -303,14 +304,30 @@ async def run_sweeps(app: Gateway, stop: asyncio.Event) -> None:
             await asyncio.wait_for(stop.wait(), timeout=app.config.sweep_interval_s)
 
 
+SERVE_GRACE_S = 5.0
+"""How long a stopping gateway waits for calls already in flight (the drain's bound)."""
+
+
 async def serve(app: Gateway, *, on_ready: Callable[[int], None] | None = None) -> None:
-    """Run until SIGINT/SIGTERM; SIGHUP reloads the policy bundle."""
+    """Run until SIGINT/SIGTERM, then stop gracefully (``shut_down``); SIGHUP reloads the policy
+    bundle. A second SIGINT/SIGTERM while stopping is logged and the drain runs to its bound."""
     tls = None if app.config.insecure_plaintext else tls_from_dir(app.config.certs_dir)
     server, port, health_servicer = await build_server(app, app.config.listen, tls)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
-    loop.add_signal_handler(signal.SIGINT, stop.set)
-    loop.add_signal_handler(signal.SIGTERM, stop.set)
+
+    def on_stop(signum: int) -> None:
+        name = signal.Signals(signum).name
+        if stop.is_set():
+            log.warning(
+                "signal while stopping: the drain continues", signal=name, bound_s=SERVE_GRACE_S
+            )
+            return
+        log.info("stopping", signal=name, bound_s=SERVE_GRACE_S)
+        stop.set()
+
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, on_stop, signum)
     reloads: set[asyncio.Task[None]] = set()
 
     def on_hup() -> None:
@@ -320,16 +337,64 @@ async def serve(app: Gateway, *, on_ready: Callable[[int], None] | None = None) 
         task.add_done_callback(reloads.discard)
 
     loop.add_signal_handler(signal.SIGHUP, on_hup)
-    sequencer = asyncio.create_task(run_sequencer(app, stop))
-    sweeper = asyncio.create_task(run_sweeps(app, stop))
+    workers_stop = asyncio.Event()
+    workers = [
+        asyncio.create_task(run_sequencer(app, workers_stop)),
+        asyncio.create_task(run_sweeps(app, workers_stop)),
+    ]
     log.info("serving", port=port, tls=tls is not None, revision=app.engine.revision)
     if on_ready:
         on_ready(port)
     await stop.wait()
-    await health_servicer.enter_graceful_shutdown()
-    await server.stop(grace=5)
-    await asyncio.gather(sequencer, sweeper)
+    await shut_down(app, server, health_servicer, workers_stop, workers, SERVE_GRACE_S)
     log.info("stopped")
+
+
+async def shut_down(
+    app: Gateway,
+    server: grpc.aio.Server,
+    health_servicer: health.aio.HealthServicer,
+    workers_stop: asyncio.Event,
+    workers: list[asyncio.Task[None]],
+    grace_s: float,
+) -> None:
+    """Graceful stop: refuse new calls at once, let the calls in flight finish (at most
+    ``grace_s``), then integrate and sign everything they queued, so the stopped ledger holds no
+    entry without a position."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + grace_s
+    await health_servicer.enter_graceful_shutdown()
+    # New calls are refused from here; calls still running at the bound are cancelled.
+    await server.stop(grace=grace_s)
+    workers_stop.set()
+    await asyncio.gather(*workers, return_exceptions=True)
+    # A call's work runs in worker threads (asyncio.to_thread) and the group-commit writer, and
+    # a cancelled call's thread still commits its entry: wait for those threads, within the
+    # bound, before the last round of sequencing.
+    waiting = asyncio.ensure_future(loop.shutdown_default_executor())
+    try:
+        await asyncio.wait_for(asyncio.shield(waiting), timeout=max(deadline - loop.time(), 0.5))
+    except TimeoutError:
+        log.warning("drain bound reached with calls still running; their entries stay queued")
+    # The default executor is gone now: the final round gets a thread of its own.
+    with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="final-sequencer") as pool:
+        try:
+            added = await loop.run_in_executor(pool, app.ledger.drain)
+        except Exception as exc:  # the entries stay queued and durable; the next start signs them
+            log.error("final sequencing failed", error=type(exc).__name__, detail=str(exc)[:200])
+        else:
+            log.info("ledger sequenced at stop", added=added)
+
+
+def ignore_late_signals() -> None:
+    """After the server's loop has closed, a SIGINT/SIGTERM would kill the process while it
+    closes the store; log it instead, so a stop always ends with exit status 0."""
+
+    def late(signum: int, _frame: object) -> None:
+        log.warning("signal while closing: ignored", signal=signal.Signals(signum).name)
+
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, late)
 
 
 def reload_policy(app: Gateway) -> None:
@@ -348,9 +413,10 @@ class BackgroundServer:
     """A gateway serving from a thread of its own (its own event loop), for the demo, tests and
     benchmarks: ``with BackgroundServer(app) as port: ...``."""
 
-    def __init__(self, app: Gateway, listen: str = "127.0.0.1:0") -> None:
+    def __init__(self, app: Gateway, listen: str = "127.0.0.1:0", grace_s: float = 2.0) -> None:
         self.app = app
         self.listen = listen
+        self.grace_s = grace_s
         self.port = 0
         self._loop = asyncio.new_event_loop()
         self._ready = threading.Event()
@@ -390,10 +456,11 @@ class BackgroundServer:
         config = self.app.config
         tls = None if config.insecure_plaintext else tls_from_dir(config.certs_dir)
         server, self.port, health_servicer = await build_server(self.app, self.listen, tls)
-        sequencer = asyncio.create_task(run_sequencer(self.app, self._stop))
-        sweeper = asyncio.create_task(run_sweeps(self.app, self._stop))
+        workers_stop = asyncio.Event()
+        workers = [
+            asyncio.create_task(run_sequencer(self.app, workers_stop)),
+            asyncio.create_task(run_sweeps(self.app, workers_stop)),
+        ]
         self._ready.set()
         await self._stop.wait()
-        await health_servicer.enter_graceful_shutdown()
-        await server.stop(grace=2)
-        await asyncio.gather(sequencer, sweeper)
+        await shut_down(self.app, server, health_servicer, workers_stop, workers, self.grace_s)

@@ -1,24 +1,41 @@
 """The ledger: every exchange, allowed or denied, as one entry of an append-only Merkle log.
 
-``entry`` builds the entry (the one place that does), ``rfc9162`` hashes the tree and makes and
-checks proofs (RFC 9162 §2.1), ``checkpoint`` signs and opens C2SP checkpoints (Ed25519 signed
-notes), and ``log`` sequences queued entries, serves proofs and verifies the stored log.
+``entry`` builds the entry (the one place that does), ``authenticator`` tags entries and their
+positions with the gateway's HMAC key, ``rfc9162`` hashes the tree and makes and checks proofs
+(RFC 9162 §2.1), ``checkpoint`` signs and opens C2SP checkpoints (Ed25519 signed notes),
+``sequencer`` sequences queued entries and serves proofs, ``verification`` verifies the stored
+log, ``export`` writes exports and ``offline`` verifies them without a database; ``log`` names
+all of the log's parts.
+
+The names below are imported on first use (PEP 562), so importing ``gateway.ledger.offline``
+or ``gateway.ledger.rfc9162`` loads neither the store nor SQLAlchemy.
 """
 
-from gateway.ledger.checkpoint import Checkpoint, CheckpointError, open_checkpoint, verifier_key
-from gateway.ledger.entry import Exchange, append, canonical_entry
-from gateway.ledger.log import Ledger, SignedCheckpoint, VerifyReport, verify
+from __future__ import annotations
 
-__all__ = [
-    "Checkpoint",
-    "CheckpointError",
-    "Exchange",
-    "Ledger",
-    "SignedCheckpoint",
-    "VerifyReport",
-    "append",
-    "canonical_entry",
-    "open_checkpoint",
-    "verifier_key",
-    "verify",
-]
+import importlib
+from typing import Any
+
+_HOMES = {
+    "Checkpoint": "checkpoint",
+    "CheckpointError": "checkpoint",
+    "EntryAuthenticator": "authenticator",
+    "Exchange": "entry",
+    "Ledger": "sequencer",
+    "SignedCheckpoint": "sequencer",
+    "VerifyReport": "offline",
+    "append": "entry",
+    "canonical_entry": "entry",
+    "open_checkpoint": "checkpoint",
+    "verifier_key": "checkpoint",
+    "verify": "verification",
+}
+
+__all__ = sorted(_HOMES)
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module 'gateway.ledger' has no attribute {name!r}")
+    return getattr(importlib.import_module(f"gateway.ledger.{home}"), name)

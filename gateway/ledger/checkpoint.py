@@ -112,6 +112,14 @@ def verifier_key(name: str, public_key: Ed25519PublicKey) -> str:
     return f"{name}+{key_id(name, public_key).hex()}+{encoded}"
 
 
+def vkey_fingerprint(vkey: str) -> str:
+    """A verifier key's fingerprint, short enough to read out and write down: the hex SHA-256 of
+    its canonical text (name, key id and key), so it pins the log's name as well as its key."""
+    key = parse_verifier_key(vkey)
+    canonical = verifier_key(key.name, key.public_key)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
 def parse_verifier_key(vkey: str) -> _VerifierKey:
     # The name and hex id hold no "+"; the base64 key may.
     parts = vkey.strip().split("+", 2)

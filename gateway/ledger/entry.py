@@ -5,7 +5,9 @@ and digests of request and response; never plain personal data (the subject is a
 pseudonym). ``canonical_entry`` turns it into the exact bytes that are hashed into the Merkle
 tree: JSON with sorted keys, no whitespace, UTF-8 (not ASCII-escaped), integers in decimal, and a
 ``"v": 1`` format version. ``append`` queues the entry in the caller's own transaction, so the
-exchange and its entry commit together or not at all ("no entry, no exchange").
+exchange and its entry commit together or not at all ("no entry, no exchange"), with the
+gateway's entry tag (``authenticator``) so the sequencer can tell it from a row written behind
+the gateway's back.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
 from gateway.errors import InvalidArgument
+from gateway.ledger.authenticator import EntryAuthenticator
 from gateway.ledger.rfc9162 import leaf_hash
 from gateway.store.models import LedgerEntry
 
@@ -175,9 +178,9 @@ def canonical_entry(ex: Exchange) -> bytes:
         raise LedgerEntryError(f"expected text fields encodable as UTF-8: {exc}") from exc
 
 
-def append(session: Session, ex: Exchange) -> None:
-    """Queue the exchange's entry (``idx`` NULL) in the caller's transaction; the sequencer
-    gives it a position later. The caller commits."""
+def append(session: Session, ex: Exchange, authenticator: EntryAuthenticator) -> None:
+    """Queue the exchange's entry (``idx`` NULL) with its entry tag in the caller's transaction;
+    the sequencer checks the tag and gives the entry a position later. The caller commits."""
     entry = canonical_entry(ex)
     # A bulk INSERT rather than session.add: one statement, no unit-of-work bookkeeping, which is
     # most of an append's cost besides the commit itself.
@@ -196,6 +199,7 @@ def append(session: Session, ex: Exchange) -> None:
                 "reason": ex.reason,
                 "entry_json": entry.decode("utf-8"),
                 "leaf_hash": leaf_hash(entry),
+                "entry_mac": authenticator.entry_tag(entry),
             }
         ],
     )

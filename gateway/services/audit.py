@@ -139,7 +139,7 @@ class AuditService(Servicer, audit_pb2_grpc.AuditServiceServicer):
 
     def _verify(self, session: Session, call: Call) -> audit_pb2.VerifyLedgerResponse:
         call.decide(resource=LEDGER)
-        report = ledger_log.verify(call.app.store, call.app.vkey)
+        report = ledger_log.verify(call.app.store, call.app.vkey, call.app.ledger.authenticator)
         return audit_pb2.VerifyLedgerResponse(
             ok=report.ok,
             tree_size=report.tree_size,

@@ -200,6 +200,26 @@ class LedgerEntry(Base):
     reason: Mapped[str] = mapped_column(Text, default="")
     entry_json: Mapped[str] = mapped_column(Text)
     leaf_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+    # HMACs by the gateway (gateway.ledger.authenticator): of the entry text, written when it is
+    # queued; of (idx, leaf hash), written when it is sequenced. NULL only on rows from before
+    # revision 0002, which verify reports as unauthenticated.
+    entry_mac: Mapped[bytes | None] = mapped_column(LargeBinary(32), nullable=True)
+    position_mac: Mapped[bytes | None] = mapped_column(LargeBinary(32), nullable=True)
+
+
+class LedgerRejectedEntry(Base):
+    """A queued row the sequencer refused (its authenticator did not match: not queued by this
+    gateway, or altered since). Moved here, never sequenced or signed; verify reports it."""
+
+    __tablename__ = "ledger_rejected_entries"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    entry_id: Mapped[int] = mapped_column(BigInteger)  # its id in ledger_entries
+    entry_json: Mapped[str] = mapped_column(Text)
+    leaf_hash: Mapped[bytes] = mapped_column(LargeBinary)
+    entry_mac: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    reason: Mapped[str] = mapped_column(Text)
+    rejected_at_ns: Mapped[int] = mapped_column(BigInteger)
 
 
 class LedgerState(Base):

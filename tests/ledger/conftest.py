@@ -3,6 +3,7 @@ PostgreSQL (a fresh schema per test) when AIDBRIDGE_TEST_PG_URL is set."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 import secrets
 from collections.abc import Iterator
@@ -13,6 +14,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import create_engine, text
 
 from gateway.clock import FixedClock
+from gateway.ledger.authenticator import EntryAuthenticator
 from gateway.ledger.log import Ledger
 from gateway.store import Store
 from gateway.store.db import sqlite_url
@@ -20,6 +22,8 @@ from gateway.store.db import sqlite_url
 PG_ENV = "AIDBRIDGE_TEST_PG_URL"
 ORIGIN = "aidbridge.test/ledger"
 START_NS = 1_767_225_600_000_000_000  # 2026-01-01T00:00:00Z
+# The gateway derives this key from its master key; any fixed 32 bytes do for the tests.
+AUTHENTICATOR = EntryAuthenticator(hashlib.sha256(b"aidbridge test ledger key").digest())
 
 
 def _psycopg_url(url: str) -> str:
@@ -67,4 +71,4 @@ def clock() -> FixedClock:
 
 @pytest.fixture
 def ledger(store: Store, signing_key: Ed25519PrivateKey, clock: FixedClock) -> Ledger:
-    return Ledger(store, signing_key, ORIGIN, clock)
+    return Ledger(store, signing_key, ORIGIN, clock, AUTHENTICATOR)

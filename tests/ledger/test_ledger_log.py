@@ -34,7 +34,7 @@ from gateway.ledger.rfc9162 import (
 from gateway.store import Store
 from gateway.store.models import LedgerCheckpoint, LedgerEntry
 
-from .conftest import ORIGIN
+from .conftest import AUTHENTICATOR, ORIGIN
 
 fake = Faker("zh_CN")
 Faker.seed(6962)
@@ -69,7 +69,7 @@ def _queue(store: Store, start: int, count: int) -> list[bytes]:
     for n in range(start, start + count):
         ex = _exchange(n)
         with store.write() as s:
-            append(s, ex)
+            append(s, ex, AUTHENTICATOR)
         entries.append(canonical_entry(ex))
     return entries
 
@@ -112,7 +112,7 @@ def test_integrate_with_nothing_queued_signs_nothing(store: Store, ledger: Ledge
 
 def test_rolled_back_exchange_leaves_no_entry(store: Store, ledger: Ledger) -> None:
     with pytest.raises(RuntimeError), store.write() as s:
-        append(s, _exchange(0))
+        append(s, _exchange(0), AUTHENTICATOR)
         raise RuntimeError("the call failed after its entry was queued")
     assert ledger.integrate() == 0
 
@@ -158,7 +158,7 @@ def test_verify_accepts_an_untouched_ledger(store: Store, ledger: Ledger) -> Non
     ledger.integrate(max_batch=4)
     ledger.integrate(max_batch=4)
     _queue(store, 9, 2)  # queued, not yet sequenced: not part of the tree, not a problem
-    report = verify(store, ledger.vkey)
+    report = verify(store, ledger.vkey, AUTHENTICATOR)
     latest = ledger.latest_checkpoint()
     assert latest is not None
     assert report.problems == []
@@ -166,7 +166,7 @@ def test_verify_accepts_an_untouched_ledger(store: Store, ledger: Ledger) -> Non
 
 
 def test_verify_of_an_empty_ledger_is_ok(store: Store, ledger: Ledger) -> None:
-    report = verify(store, ledger.vkey)
+    report = verify(store, ledger.vkey, AUTHENTICATOR)
     assert report.ok and report.tree_size == 0
 
 
@@ -177,7 +177,7 @@ def _sequenced(store: Store, ledger: Ledger, count: int = 6) -> None:
 
 
 def _problems(store: Store, ledger: Ledger) -> list[str]:
-    report = verify(store, ledger.vkey)
+    report = verify(store, ledger.vkey, AUTHENTICATOR)
     assert not report.ok
     return report.problems
 
@@ -199,8 +199,8 @@ def test_verify_reports_entry_text_altered_in_the_database(store: Store, ledger:
 def test_verify_reports_a_row_rewritten_consistently_against_the_signed_checkpoint(
     store: Store, ledger: Ledger
 ) -> None:
-    # A careful forger rewrites the text, its hash and its columns together: only the signed
-    # checkpoints can catch that, and they do.
+    # A careful forger rewrites the text, its hash and its columns together: the entry
+    # authenticator names the entry, and the signed checkpoint fails too.
     _sequenced(store, ledger)
     ex = _exchange(99)
     forged = canonical_entry(ex)
@@ -222,7 +222,9 @@ def test_verify_reports_a_row_rewritten_consistently_against_the_signed_checkpoi
     )
     problems = _problems(store, ledger)
     assert any(p.startswith("checkpoint at size 6: the signed root") for p in problems)
-    assert not any(p.startswith("entry ") for p in problems)
+    assert [p for p in problems if p.startswith("entry ")] == [
+        "entry 4: entry_json does not match its authenticator: altered after it was written"
+    ]
 
 
 def test_verify_reports_an_altered_leaf_hash(store: Store, ledger: Ledger) -> None:
@@ -312,7 +314,7 @@ def test_two_sequencers_at_once_neither_duplicate_nor_skip_positions(
             errors.append(exc)
 
     def sequencer() -> None:
-        own = Ledger(store, signing_key, ORIGIN, FixedClock(0))
+        own = Ledger(store, signing_key, ORIGIN, FixedClock(0), AUTHENTICATOR)
         try:
             while not done.is_set():
                 added.append(own.integrate(max_batch=7))
@@ -328,14 +330,14 @@ def test_two_sequencers_at_once_neither_duplicate_nor_skip_positions(
     done.set()
     for t in sequencers:
         t.join()
-    added.append(Ledger(store, signing_key, ORIGIN, FixedClock(0)).integrate())
+    added.append(Ledger(store, signing_key, ORIGIN, FixedClock(0), AUTHENTICATOR).integrate())
 
     assert errors == []
     assert sum(added) == total
     with store.read() as s:
         positions = sorted(s.scalars(select(LedgerEntry.idx)))
     assert positions == list(range(total))
-    report = verify(store, verifier_key(ORIGIN, signing_key.public_key()))
+    report = verify(store, verifier_key(ORIGIN, signing_key.public_key()), AUTHENTICATOR)
     assert report.problems == [] and report.tree_size == total
 
 

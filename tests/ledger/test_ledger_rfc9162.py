@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import json
+import os
 from pathlib import Path
 
 import pytest
@@ -28,17 +28,7 @@ from gateway.ledger.rfc9162 import (
     verify_inclusion,
 )
 
-VECTORS = Path("/work/shared/vectors/rfc9162")
-MISSING = f"RFC 9162 reference vectors not found at {VECTORS}"
-
-
-def _vector_files(kind: str) -> list[Path]:
-    folder = VECTORS / kind
-    return sorted(folder.rglob("*.json")) if folder.is_dir() else []
-
-
-def _id(path: Path) -> str:
-    return str(path.relative_to(VECTORS))
+from .vectors import load_vectors_from_file, require_vectors, vector_files, vector_params
 
 
 def _b64(value: str | None) -> bytes:
@@ -60,14 +50,11 @@ def _reference_mth(leaves: list[bytes]) -> bytes:
     return node_hash(_reference_mth(leaves[:k]), _reference_mth(leaves[k:]))
 
 
-INCLUSION = _vector_files("inclusion")
-CONSISTENCY = _vector_files("consistency")
-
-
-@pytest.mark.skipif(not INCLUSION, reason=MISSING)
-@pytest.mark.parametrize("path", INCLUSION, ids=_id)
-def test_inclusion_vector_verifies_or_fails_as_the_reference_says(path: Path) -> None:
-    v = json.loads(path.read_text())
+@pytest.mark.parametrize("path", vector_params("rfc9162", "inclusion"))
+def test_inclusion_vector_verifies_or_fails_as_the_reference_says(path: Path | None) -> None:
+    require_vectors("rfc9162", "inclusion")
+    assert path is not None
+    v = load_vectors_from_file(path, dict)
     args = (_b64(v["leafHash"]), v["leafIdx"], v["treeSize"], _proof(v["proof"]), _b64(v["root"]))
     if v["wantErr"]:
         with pytest.raises(InclusionProofError):
@@ -76,10 +63,11 @@ def test_inclusion_vector_verifies_or_fails_as_the_reference_says(path: Path) ->
         verify_inclusion(*args)
 
 
-@pytest.mark.skipif(not CONSISTENCY, reason=MISSING)
-@pytest.mark.parametrize("path", CONSISTENCY, ids=_id)
-def test_consistency_vector_verifies_or_fails_as_the_reference_says(path: Path) -> None:
-    v = json.loads(path.read_text())
+@pytest.mark.parametrize("path", vector_params("rfc9162", "consistency"))
+def test_consistency_vector_verifies_or_fails_as_the_reference_says(path: Path | None) -> None:
+    require_vectors("rfc9162", "consistency")
+    assert path is not None
+    v = load_vectors_from_file(path, dict)
     args = (v["size1"], v["size2"], _proof(v["proof"]), _b64(v["root1"]), _b64(v["root2"]))
     if v["wantErr"]:
         with pytest.raises(ConsistencyProofError):
@@ -88,8 +76,8 @@ def test_consistency_vector_verifies_or_fails_as_the_reference_says(path: Path) 
         verify_consistency(*args)
 
 
-@pytest.mark.skipif(not INCLUSION, reason=MISSING)
 def test_generated_inclusion_proofs_equal_the_reference_happy_paths() -> None:
+    require_vectors("rfc9162", "inclusion")
     # The reference tree is the 8 leaves of RFC 6962's test data; its happy-path vectors pin the
     # proofs our generator must produce, not just ones our verifier accepts.
     leaves = [
@@ -104,8 +92,8 @@ def test_generated_inclusion_proofs_equal_the_reference_happy_paths() -> None:
     ]
     hashes = [leaf_hash(x) for x in leaves]
     checked = 0
-    for path in INCLUSION:
-        v = json.loads(path.read_text())
+    for path in vector_files("rfc9162", "inclusion"):
+        v = load_vectors_from_file(path, dict)
         if path.name != "happy-path.json" or v["treeSize"] > len(hashes):
             continue
         if _b64(v["leafHash"]) != hashes[v["leafIdx"]]:
@@ -247,3 +235,27 @@ def test_inclusion_error_says_how_many_hashes_were_expected() -> None:
         InclusionProofError, match="expected 3 proof hashes for leaf 3 of 8, found 2"
     ):
         verify_inclusion(hashes[3], 3, 8, proof[:2], root)
+
+
+def test_missing_vectors_skip_locally_and_fail_under_ci(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from . import vectors
+
+    monkeypatch.setattr(vectors, "VECTORS_ROOT", tmp_path / "nowhere")
+    assert vector_params("rfc9162", "inclusion")[0].values == (None,)
+    monkeypatch.delenv("CI", raising=False)
+    with pytest.raises(pytest.skip.Exception, match="expected reference vectors under"):
+        require_vectors("rfc9162", "inclusion")
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="found none"):
+        require_vectors("rfc9162", "inclusion")
+
+
+def test_vectors_are_looked_for_beside_the_repository_root_not_at_an_absolute_path() -> None:
+    from . import vectors
+
+    if os.environ.get("AIDBRIDGE_VECTORS"):
+        pytest.skip("AIDBRIDGE_VECTORS overrides the default location in this run")
+    assert Path(__file__).resolve().parents[2] == vectors.REPO_ROOT
+    assert vectors.REPO_ROOT / ".." / "shared" / "vectors" == vectors.VECTORS_ROOT
