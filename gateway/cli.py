@@ -148,7 +148,8 @@ def certs_init(directory: Path = typer.Option(Path("aidbridge-work/certs"), "--d
         ca.issue_server(directory, ("localhost",))
     except (ValueError, FileExistsError) as exc:
         _fail(str(exc))
-    console.print(f"development CA and server certificate in {directory}")
+    _say("development CA and server certificate in:")
+    _say(str(directory))
 
 
 @certs_app.command("issue")
@@ -364,10 +365,10 @@ def audit_verify(
     report = ledger_log.verify(store, key_text)
     store.dispose()
     if report.ok:
-        console.print(f"ledger verified: {report.tree_size} entries")
+        _say(f"ledger verified: {report.tree_size} entries")
         return
     for problem in report.problems:
-        err.print(f"[red]problem:[/] {problem}")
+        err.print(f"[red]problem:[/] {escape(problem)}", soft_wrap=True)
     raise typer.Exit(1)
 
 
