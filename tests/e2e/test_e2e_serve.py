@@ -36,23 +36,13 @@ def test_demo_plays_the_whole_exchange_and_verifies_the_ledger(tmp_path):
 
 
 def test_serve_logs_json_with_call_context_and_no_personal_data(work):
-    env = dict(os.environ, AIDBRIDGE_LISTEN="127.0.0.1:0")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "gateway.cli", "serve", "--work", str(work.work_dir)],
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-    )
-    assert proc.stderr is not None
-    port = 0
-    deadline = time.time() + 60
-    while not port and time.time() < deadline:
-        line = proc.stderr.readline()
-        if '"serving"' in line:
-            port = json.loads(line)["port"]
-    assert port, "gateway did not start"
+    # The logs of the serving process are what this pins, so they are read from its stderr;
+    # readiness comes from the health service, not from a log line.
+    port = _free_port()
+    proc = _serve(work.work_dir, port)
     person = adults(1, seed=23)[0]
     try:
+        _wait_serving(proc, port, work.certs_dir)
         gov = Client.connect(f"127.0.0.1:{port}", work.certs_dir, GOV, "caseworker-7")
         charity = Client.connect(f"127.0.0.1:{port}", work.certs_dir, CHARITY_A, "volunteer-3")
         referred = refer(gov, person, tag="logs")
@@ -60,8 +50,7 @@ def test_serve_logs_json_with_call_context_and_no_personal_data(work):
         gov.close()
         charity.close()
     finally:
-        proc.send_signal(signal.SIGTERM)
-        _, rest = proc.communicate(timeout=30)
+        rest = _stop(proc)
     lines = [json.loads(x) for x in rest.splitlines() if x.startswith("{")]
     calls = [x for x in lines if x.get("event") == "call"]
     pulls = [x for x in calls if x["method"].endswith("PullCaseSummary")]
@@ -148,8 +137,10 @@ def test_a_second_gateway_cannot_listen_on_a_port_a_gateway_already_serves(work,
 def test_a_lock_left_by_a_killed_gateway_does_not_block_the_next_which_hears_reload(work):
     port = _free_port()
     killed = _serve(work.work_dir, port)
-    _wait_serving(killed, port, work.certs_dir)
-    killed.kill()  # SIGKILL: nothing of the gateway runs to release anything
+    try:
+        _wait_serving(killed, port, work.certs_dir)
+    finally:
+        killed.kill()  # SIGKILL: nothing of the gateway runs to release anything
     killed.communicate(timeout=30)
     assert (work.work_dir / "aidbridge.lock").exists()
     port = _free_port()
