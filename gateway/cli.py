@@ -1,4 +1,8 @@
-"""The ``aidbridge`` command: init, serve, demo, certs, audit, policy (and consent)."""
+"""The ``aidbridge`` command: init, serve, demo, certs, orgs, audit, policy (and consent).
+
+Messages go through Rich; anything not written here (paths, errors, patterns with ``[...]``) is
+escaped so Rich markup never eats it, and printed without wrapping, so what a user or a test
+reads does not depend on the terminal's width."""
 
 from __future__ import annotations
 
@@ -7,13 +11,16 @@ import os
 import signal
 import sys
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 
-from gateway.config import ConfigError, load_config
+from gateway.config import Config, ConfigError, load_config
+
+if TYPE_CHECKING:
+    from gateway.ledger.authenticator import EntryAuthenticator
 
 app = typer.Typer(
     help="AidBridge: consented, audited referrals between government and charities.",
@@ -21,8 +28,10 @@ app = typer.Typer(
     add_completion=False,
 )
 certs_app = typer.Typer(help="Development CA and organisation certificates.", no_args_is_help=True)
+orgs_app = typer.Typer(help="The organisations the gateway knows.", no_args_is_help=True)
 audit_app = typer.Typer(help="Verify and inspect the ledger.", no_args_is_help=True)
 app.add_typer(certs_app, name="certs")
+app.add_typer(orgs_app, name="orgs")
 app.add_typer(audit_app, name="audit")
 
 console = Console()
@@ -42,13 +51,39 @@ def _fail(message: str, code: int = 1) -> NoReturn:
     raise typer.Exit(code)
 
 
-def _say(message: str) -> None:
-    # soft_wrap: a key or a path is never broken across lines, whatever the terminal's width.
-    console.print(escape(message), soft_wrap=True)
+def _say(message: str, *, to: Console = console) -> None:
+    """Print plain text: no markup, never wrapped."""
+    to.print(escape(message), soft_wrap=True)
+
+
+def _initialised(work: Path) -> Config:
+    """The configuration of an initialised working directory, or a clear error."""
+    try:
+        config = load_config(work)
+    except ConfigError as exc:
+        _fail(str(exc))
+    return _require_gateway(config)
+
+
+def _require_gateway(config: Config) -> Config:
+    if not config.master_key_path.exists():
+        _fail(
+            f"no gateway in {config.work_dir} ({config.master_key_path} is missing): "
+            f"create one with: aidbridge init --work {config.work_dir}"
+        )
+    return config
 
 
 def _fingerprint_path(vkey_path: Path) -> Path:
     return vkey_path.with_name(vkey_path.name + ".sha256")
+
+
+def _authenticator(config: Config) -> EntryAuthenticator:
+    """The key that tags ledger entries written by a command, as the gateway's own are."""
+    from gateway.keys import KeyRing
+    from gateway.ledger.authenticator import EntryAuthenticator
+
+    return EntryAuthenticator.from_keyring(KeyRing.load(config.master_key_path))
 
 
 @app.command()
@@ -68,7 +103,8 @@ def init(
     vkey = config.vkey_path.read_text(encoding="utf-8").strip()
     fingerprint = vkey_fingerprint(vkey)
     _fingerprint_path(config.vkey_path).write_text(fingerprint + "\n", encoding="utf-8")
-    _say(f"initialised {config.work_dir}")
+    _say("initialised the gateway's working directory:")
+    _say(str(config.work_dir))
     _say(f"ledger verifying key: {vkey}")
     _say(f"ledger key fingerprint: {fingerprint}")
     _say(
@@ -92,8 +128,9 @@ def serve(
     """Run the gateway until SIGINT/SIGTERM (SIGHUP reloads the policy bundle)."""
     from gateway.app import Gateway
     from gateway.logging import configure
-    from gateway.server import ignore_late_signals
+    from gateway.server import ListenError, ignore_late_signals
     from gateway.server import serve as run_server
+    from gateway.workdir import WorkDirLocked, serving_lock
 
     configure()
     try:
@@ -106,15 +143,18 @@ def serve(
         )
     except ConfigError as exc:
         _fail(str(exc))
-    gateway = Gateway.open(config)
-    pid_file = config.work_dir / "aidbridge.pid"
-    pid_file.write_text(str(os.getpid()))
+    _require_gateway(config)
     try:
-        asyncio.run(run_server(gateway))
-    finally:
-        ignore_late_signals()
-        pid_file.unlink(missing_ok=True)
-        gateway.close()
+        # One gateway per working directory, held for the process's lifetime.
+        with serving_lock(config.work_dir):
+            gateway = Gateway.open(config)
+            try:
+                asyncio.run(run_server(gateway))
+            finally:
+                ignore_late_signals()
+                gateway.close()
+    except (WorkDirLocked, ListenError) as exc:
+        _fail(str(exc))
 
 
 @app.command()
@@ -141,7 +181,8 @@ def certs_init(directory: Path = typer.Option(Path("aidbridge-work/certs"), "--d
         ca.issue_server(directory, ("localhost",))
     except (ValueError, FileExistsError) as exc:
         _fail(str(exc))
-    console.print(f"development CA and server certificate in {directory}")
+    _say("development CA and server certificate in:")
+    _say(str(directory))
 
 
 @certs_app.command("issue")
@@ -151,15 +192,56 @@ def certs_issue(
     name: str = typer.Option("", help="Organisation display name."),
     days: int = typer.Option(397, help="Validity in days."),
     directory: Path = typer.Option(Path("aidbridge-work/certs"), "--dir"),
+    work: Path = typer.Option(
+        None,
+        "--work",
+        "-w",
+        help="The gateway's working directory, whose policy registry to check "
+        "(default: the directory above --dir, if it holds a gateway).",
+    ),
 ) -> None:
-    """Issue a client certificate for an organisation."""
+    """Issue a client certificate for an organisation (register it with `aidbridge orgs add`)."""
     from certs import ca
 
     try:
         issued = ca.issue_client(directory, org, role, name, days=days)
     except (ValueError, FileExistsError, FileNotFoundError) as exc:
         _fail(str(exc))
-    console.print(f"{issued.cert_path} (key {issued.key_path}, SHA-256 {issued.fingerprint})")
+    _say(f"issued a client certificate for {org} ({role}), SHA-256 {issued.fingerprint}:")
+    _say(str(issued.cert_path))
+    _say(str(issued.key_path))
+    _warn_if_unregistered(work or directory.resolve().parent, org, role, name)
+
+
+def _warn_if_unregistered(work: Path, org: str, role: str, name: str) -> None:
+    """Say exactly what to do when the certificate's org is not in the policy's registry: a
+    certificate alone lets its holder do nothing."""
+    from gateway.orgs import RegistrationError, registered_org
+
+    try:
+        config = load_config(work)
+        entry = registered_org(config.bundle_path, org)
+    except (ConfigError, RegistrationError):
+        return  # not a gateway's working directory: nothing to check against
+    if entry is not None and entry.get("role") == role:
+        return
+    if entry is not None:
+        _say(
+            f"warning: {org} is registered as {entry.get('role')!r} in {config.bundle_path}, "
+            f"so a certificate for role {role!r} will be refused by the policy",
+            to=err,
+        )
+        return
+    _say(
+        f"note: {org} is not in the policy registry of {config.work_dir}, so this certificate "
+        "can do nothing yet. Register it (and reload the running gateway) with:",
+        to=err,
+    )
+    _say(
+        f"  aidbridge orgs add --work {config.work_dir} --id {org} --role {role} "
+        f"--name {name or 'NAME'} --streets STREET[,STREET...] --existing-certificate",
+        to=err,
+    )
 
 
 @certs_app.command("revoke")
@@ -171,22 +253,136 @@ def certs_revoke(
     """Revoke a client certificate: its next call is refused and ledgered."""
     from gateway import identity
     from gateway.clock import SystemClock
+    from gateway.ledger import system
+    from gateway.ledger.entry import append
     from gateway.store import Store
     from gateway.store.models import RevokedCertificate
 
     try:
-        fingerprint = identity.identity_from_pem(cert.read_bytes()).fingerprint
+        pem = cert.read_bytes()
+        fingerprint = identity.identity_from_pem(pem).fingerprint
     except (OSError, identity.IdentityError) as exc:
         _fail(f"{cert}: {exc}")
-    store = Store(load_config(work).database_url)
-    with store.write() as session:
-        if session.get(RevokedCertificate, fingerprint) is None:
+    if len(reason) > 500:
+        _fail(f"--reason: expected at most 500 characters, found {len(reason)}")
+    config = _initialised(work)
+    shown = identity.presented_certificate(pem)
+    store = Store(config.database_url)
+    try:
+        with store.write() as session:
+            if session.get(RevokedCertificate, fingerprint) is not None:
+                _say(f"already revoked: {fingerprint}")
+                return
+            now = SystemClock().now_ns()
             session.add(
-                RevokedCertificate(
-                    fingerprint=fingerprint, reason=reason, revoked_at_ns=SystemClock().now_ns()
-                )
+                RevokedCertificate(fingerprint=fingerprint, reason=reason, revoked_at_ns=now)
             )
-    console.print(f"revoked {fingerprint}")
+            append(
+                session,
+                system.system_exchange(
+                    system.REVOKE_CERTIFICATE,
+                    at_ns=now,
+                    actor=system.os_actor(),
+                    cert_fingerprint=fingerprint,
+                    cert_subject=shown.subject,
+                    cert_issuer=shown.issuer,
+                    reason=f"certificate revoked: {reason}" if reason else "certificate revoked",
+                ),
+                _authenticator(config),
+            )
+    finally:
+        store.dispose()
+    _say(f"revoked {fingerprint}")
+
+
+@orgs_app.command("add")
+def orgs_add(
+    org_id: str = typer.Option(..., "--id", help="Organisation id: lower-case letters, digits, -."),
+    role: str = typer.Option(..., help="government, charity or compliance."),
+    name: str = typer.Option(..., help="The organisation's display name."),
+    streets: str = typer.Option(
+        ..., help="Comma-separated streets it serves (its jurisdiction or service area)."
+    ),
+    days: int = typer.Option(397, help="Validity of its certificate in days."),
+    existing_certificate: bool = typer.Option(
+        False,
+        "--existing-certificate",
+        help="Its certificate was already issued (certs issue): register it only.",
+    ),
+    work: Path = WORK,
+) -> None:
+    """Register an organisation: add it to the working directory's policy registry, issue its
+    client certificate, and ledger the registration. Then reload the running gateway."""
+    from certs import ca
+    from gateway import identity
+    from gateway.clock import SystemClock
+    from gateway.ledger import system
+    from gateway.ledger.entry import append
+    from gateway.orgs import RegistrationError, plan_registration
+    from gateway.store import Store
+    from gateway.workdir import serving_pid
+
+    config = _initialised(work)
+    try:
+        plan = plan_registration(
+            config.bundle_path, org_id, role, name, streets.replace("，", ",").split(",")
+        )
+    except RegistrationError as exc:
+        _fail(str(exc))
+    cert_path = config.certs_dir / f"{org_id}.pem"
+    if existing_certificate:
+        try:
+            held = identity.identity_from_pem(cert_path.read_bytes())
+        except (OSError, identity.IdentityError) as exc:
+            _fail(f"--existing-certificate: {cert_path}: {exc}")
+        if (held.org, held.role) != (org_id, role):
+            _fail(
+                f"--existing-certificate: {cert_path} is for {held.org} as {held.role}, "
+                f"not {org_id} as {role}"
+            )
+        fingerprint = held.fingerprint
+    else:
+        try:
+            issued = ca.issue_client(config.certs_dir, org_id, role, name, days=days)
+            fingerprint = issued.fingerprint
+        except ca.CAExistsError:
+            _fail(
+                f"{cert_path} already exists: register with --existing-certificate, "
+                "or revoke it and remove it first"
+            )
+        except (ValueError, FileNotFoundError) as exc:
+            _fail(str(exc))
+    plan.write()
+    store = Store(config.database_url)
+    try:
+        with store.write() as session:
+            append(
+                session,
+                system.system_exchange(
+                    system.REGISTER_ORGANISATION,
+                    at_ns=SystemClock().now_ns(),
+                    actor=system.os_actor(),
+                    cert_fingerprint=fingerprint,
+                    bundle_revision=plan.revision,
+                    reason=(
+                        f"registered {org_id} as {role} serving {', '.join(plan.streets)} "
+                        f"(policy registry revision {plan.revision})"
+                    ),
+                ),
+                _authenticator(config),
+            )
+    finally:
+        store.dispose()
+    _say(f"registered {org_id} ({role}) serving {', '.join(plan.streets)}")
+    _say(f"policy bundle revision {plan.revision}:")
+    _say(str(config.bundle_path))
+    _say(f"client certificate (SHA-256 {fingerprint}):")
+    _say(str(cert_path))
+    if serving_pid(config.work_dir) is not None:
+        _say("the running gateway uses the new registry after a reload:")
+    else:
+        _say("a gateway started now uses it; if one runs elsewhere, reload it:")
+    _say(f"  aidbridge policy reload --work {config.work_dir}")
 
 
 @audit_app.command("verify")
@@ -306,12 +502,35 @@ def _mount_optional() -> None:
 
     @policy_app.command("reload")
     def policy_reload(work: Path = WORK) -> None:
-        """Ask the running gateway to reload its bundle (SIGHUP); a broken bundle is rejected."""
-        pid_file = load_config(work).work_dir / "aidbridge.pid"
-        if not pid_file.exists():
-            _fail(f"no running gateway found ({pid_file} is missing)")
-        os.kill(int(pid_file.read_text()), signal.SIGHUP)
-        console.print("reload requested; the gateway logs whether the new bundle was accepted")
+        """Ask the running gateway to reload its bundle (SIGHUP); a broken bundle is rejected.
+        The request and the gateway's verdict are both ledgered."""
+        from gateway.clock import SystemClock
+        from gateway.ledger import system
+        from gateway.ledger.entry import append
+        from gateway.store import Store
+        from gateway.workdir import serving_pid
+
+        config = _initialised(work)
+        pid = serving_pid(config.work_dir)
+        if pid is None:
+            _fail(f"no gateway is serving {config.work_dir}; one started now reads the bundle")
+        store = Store(config.database_url)
+        try:
+            with store.write() as session:
+                append(
+                    session,
+                    system.system_exchange(
+                        system.REQUEST_POLICY_RELOAD,
+                        at_ns=SystemClock().now_ns(),
+                        actor=system.os_actor(),
+                        reason=f"reload of {config.bundle_path} requested (gateway pid {pid})",
+                    ),
+                    _authenticator(config),
+                )
+        finally:
+            store.dispose()
+        os.kill(pid, signal.SIGHUP)
+        _say("reload requested; the gateway logs and ledgers whether the new bundle was accepted")
 
 
 _mount_optional()

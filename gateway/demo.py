@@ -17,6 +17,7 @@ from pathlib import Path
 import grpc
 from google.protobuf.json_format import MessageToDict
 from rich.console import Console
+from rich.markup import escape
 from rich.panel import Panel
 from rich.table import Table
 
@@ -82,7 +83,7 @@ def _run(work_dir: Path, seed: int, console: Console) -> int:
     if not (work_dir / "keys" / "master.key").exists():
         init_workdir(work_dir)
         console.print(
-            f"Working directory [cyan]{work_dir}[/]: development CA, certificates for "
+            f"Working directory [cyan]{escape(str(work_dir))}[/]: development CA, certificates for "
             "5 organisations, master key, policy bundle, SQLite database."
         )
     app = Gateway.open(load_config(work_dir), clock=SystemClock())
@@ -147,7 +148,9 @@ def _run(work_dir: Path, seed: int, console: Console) -> int:
             listed = charity_a.referrals.ListReferrals(referrals_pb2.ListReferralsRequest())
             console.print(
                 f"2. {CHARITY_A} lists its referrals: {len(listed.referrals)} "
-                f"(subject {listed.referrals[0].subject}, note: {listed.referrals[0].note})"
+                + escape(
+                    f"(subject {listed.referrals[0].subject}, note: {listed.referrals[0].note})"
+                )
             )
             summary = charity_a.cases.PullCaseSummary(
                 cases_pb2.PullCaseSummaryRequest(referral_id=referral.referral_id, purpose=PURPOSE)
@@ -169,7 +172,7 @@ def _run(work_dir: Path, seed: int, console: Console) -> int:
             except grpc.RpcError as err:
                 console.print(
                     Panel(
-                        f"{err.code().name}: {err.details()}",
+                        escape(f"{err.code().name}: {err.details()}"),
                         title=f"4. {CHARITY_B} tries the same case: refused",
                         border_style="red",
                     )
@@ -183,8 +186,8 @@ def _run(work_dir: Path, seed: int, console: Console) -> int:
             offline = ledger_log.verify(app.store, app.vkey, app.ledger.authenticator)
             if not (verified.ok and offline.ok):
                 console.print(
-                    f"[red]ledger verification failed: {list(verified.problems)} "
-                    f"{offline.problems}[/]"
+                    "[red]ledger verification failed:[/] "
+                    + escape(f"{list(verified.problems)} {offline.problems}")
                 )
                 return 1
             console.print(
@@ -253,7 +256,7 @@ def _show_ledger(console: Console, entries: list[audit_pb2.LedgerEntry]) -> None
     console.print(table)
     for e in entries:
         if e.outcome != "OK":
-            console.print(f"   entry {e.index}: {e.outcome}: {e.reason}")
+            console.print(escape(f"   entry {e.index}: {e.outcome}: {e.reason}"))
 
 
 _ENUM_PREFIXES = ("HARDSHIP_TYPE_", "SPECIAL_GROUP_", "SEVERITY_", "HELP_KIND_", "SEX_")

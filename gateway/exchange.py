@@ -47,6 +47,9 @@ class Caller:
     role: str
     actor: str
     fingerprint: str
+    # The DNs of a client certificate that was refused (so the ledger says who tried).
+    cert_subject: str = ""
+    cert_issuer: str = ""
 
 
 @dataclass
@@ -276,6 +279,8 @@ def _exchange(call: Call, outcome: str, reason: str, response: Message | None) -
         reason=reason,
         request_digest=digest(call.request) if call.request is not _EMPTY else "",
         response_digest=digest(response),
+        cert_subject=call.caller.cert_subject,
+        cert_issuer=call.caller.cert_issuer,
     )
 
 

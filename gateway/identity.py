@@ -16,6 +16,7 @@ import grpc: the server hands it the PEM from ``auth_context()["x509_pem_cert"]`
 from __future__ import annotations
 
 import functools
+import hashlib
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -51,6 +52,37 @@ class CertIdentity:
     not_after_ns: int
     serial: int
     not_before_ns: int = 0
+
+
+@dataclass(frozen=True)
+class PresentedCertificate:
+    """What a certificate shows of itself, whether or not it identifies a caller: recorded in
+    the ledger entry of a refusal, so the ledger says who tried."""
+
+    fingerprint: str  # hex SHA-256 of the DER; of the bytes received if they are not a certificate
+    subject: str  # RFC 4514 distinguished name, "" if unparseable
+    issuer: str
+
+
+def presented_certificate(pem: bytes) -> PresentedCertificate:
+    """Describe a client certificate the gateway may be about to refuse. Never raises: a
+    certificate that cannot even be parsed is named by the SHA-256 of its bytes."""
+    try:
+        cert = x509.load_pem_x509_certificate(pem)
+    except ValueError:
+        return PresentedCertificate(hashlib.sha256(pem).hexdigest(), "", "")
+    return PresentedCertificate(
+        fingerprint=fingerprint_of(cert),
+        subject=_dn(cert.subject),
+        issuer=_dn(cert.issuer),
+    )
+
+
+def _dn(name: x509.Name) -> str:
+    try:
+        return name.rfc4514_string()
+    except ValueError:  # an attribute that has no RFC 4514 form
+        return repr(name)[:1000]
 
 
 def san_uri(org: str, role: str) -> str:

@@ -40,7 +40,10 @@ from aidbridge.v1 import (
 from gateway import errors, identity, sweeps
 from gateway.app import Gateway
 from gateway.exchange import Caller, record_refusal
+from gateway.ledger import entry as ledger_entry
+from gateway.ledger import system
 from gateway.logging import get_logger
+from gateway.policy.catalogue import Catalogue
 from gateway.services.audit import AuditService
 from gateway.services.base import CALLER, METHOD, STATUS
 from gateway.services.cases import CaseService
@@ -56,6 +59,15 @@ DEV_ROLE_KEY = "x-aidbridge-dev-role"
 ACTOR = re.compile(r"[\w.@:-]{1,100}")
 EXEMPT = ("/grpc.health.v1.Health/", "/grpc.reflection.")
 UNKNOWN = "unknown"
+
+
+class CertificateRefused(errors.Unauthenticated):
+    """A client certificate the chain accepted but the identity convention or its validity
+    refuses; carries what the certificate shows of itself for the ledger."""
+
+    def __init__(self, message: str, presented: identity.PresentedCertificate) -> None:
+        super().__init__(message)
+        self.presented = presented
 
 
 class IdentityInterceptor(grpc.aio.ServerInterceptor):
@@ -115,6 +127,20 @@ class IdentityInterceptor(grpc.aio.ServerInterceptor):
         metadata = {k: v for k, v in (context.invocation_metadata() or ()) if isinstance(v, str)}
         try:
             caller = self._identify(context, metadata)
+        except CertificateRefused as exc:
+            # Not an identity (the certificate says no org we accept), but the ledger still
+            # says which certificate tried.
+            shown = exc.presented
+            refused = Caller(
+                org=UNKNOWN,
+                role="",
+                actor="",
+                fingerprint=shown.fingerprint,
+                cert_subject=shown.subject,
+                cert_issuer=shown.issuer,
+            )
+            await self._refuse(context, refused, method, exc)
+            return
         except errors.AidBridgeError as exc:
             anonymous = Caller(org=UNKNOWN, role="", actor="", fingerprint="")
             await self._refuse(context, anonymous, method, exc)
@@ -146,11 +172,14 @@ class IdentityInterceptor(grpc.aio.ServerInterceptor):
         pems = context.auth_context().get("x509_pem_cert") or []
         if not pems:
             raise errors.Unauthenticated("a client certificate is required")
+        pem = pems[0] if isinstance(pems[0], bytes) else str(pems[0]).encode()
         try:
-            cert = identity.identity_from_pem(pems[0])
+            cert = identity.identity_from_pem(pem)
             identity.check_validity(cert, self.app.clock.now_ns())
         except identity.IdentityError as exc:
-            raise errors.Unauthenticated(f"client certificate refused: {exc}") from exc
+            raise CertificateRefused(
+                f"client certificate refused: {exc}", identity.presented_certificate(pem)
+            ) from exc
         return Caller(org=cert.org, role=cert.role, actor=actor, fingerprint=cert.fingerprint)
 
     async def _refuse_undecodable(
@@ -211,6 +240,10 @@ def _log_call(context: grpc.aio.ServicerContext, started: float) -> None:
     structlog.contextvars.clear_contextvars()
 
 
+class ListenError(OSError):
+    """The server could not bind its listen address (in use, or not an address of this host)."""
+
+
 @dataclass(frozen=True)
 class TlsFiles:
     ca: bytes
@@ -241,7 +274,12 @@ async def build_server(
     """Create and start the server; returns it, the bound port and its health servicer."""
     server = grpc.aio.server(
         interceptors=[IdentityInterceptor(app, plaintext=tls is None)],
-        options=[("grpc.max_receive_message_length", 4 * 1024 * 1024)],
+        options=[
+            ("grpc.max_receive_message_length", 4 * 1024 * 1024),
+            # gRPC sets SO_REUSEPORT by default: a second gateway could bind the same port and
+            # take a share of the callers. The listener is ours alone.
+            ("grpc.so_reuseport", 0),
+        ],
     )
     cases_pb2_grpc.add_CaseServiceServicer_to_server(CaseService(app), server)
     consents_pb2_grpc.add_ConsentServiceServicer_to_server(ConsentService(app), server)
@@ -258,16 +296,22 @@ async def build_server(
         ),
         server,
     )
-    if tls is None:
-        log.warning("plaintext development mode: no TLS, callers are not authenticated")
-        port = server.add_insecure_port(listen)
-    else:
-        credentials = grpc.ssl_server_credentials(
-            [(tls.key, tls.cert)], root_certificates=tls.ca, require_client_auth=True
-        )
-        port = server.add_secure_port(listen, credentials)
+    try:
+        if tls is None:
+            log.warning("plaintext development mode: no TLS, callers are not authenticated")
+            port = server.add_insecure_port(listen)
+        else:
+            credentials = grpc.ssl_server_credentials(
+                [(tls.key, tls.cert)], root_certificates=tls.ca, require_client_auth=True
+            )
+            port = server.add_secure_port(listen, credentials)
+    except RuntimeError:  # grpc's "Failed to bind to address"
+        port = 0
     if port == 0:
-        raise OSError(f"could not listen on {listen}")
+        raise ListenError(
+            f"could not listen on {listen}: the address is in use (another gateway or program "
+            "serves it) or is not an address of this host; choose another with --listen"
+        )
     await server.start()
     for name in ("", *SERVICE_NAMES):
         await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
@@ -398,15 +442,50 @@ def ignore_late_signals() -> None:
 
 
 def reload_policy(app: Gateway) -> None:
+    """Reload the policy bundle from its directory; the old one stays in force if the new one
+    does not compile or pass its tests. Accepted or rejected, the outcome is ledgered."""
     reload = getattr(app.engine, "reload", None)
     if reload is None:
         log.warning("policy reload not supported by this engine")
+        _ledger_reload(app, "UNIMPLEMENTED", "policy reload is not supported by this engine")
         return
+    before = app.engine.revision
     try:
+        catalogue = Catalogue.load(app.config.bundle_path)
         reload(app.config.bundle_path)
-        log.info("policy reloaded", revision=app.engine.revision)
     except Exception as exc:
-        log.error("policy reload rejected; the old bundle stays in force", detail=str(exc)[:300])
+        detail = str(exc)[:300]
+        log.error("policy reload rejected; the old bundle stays in force", detail=detail)
+        _ledger_reload(
+            app,
+            "FAILED_PRECONDITION",
+            f"reload rejected, revision {before} stays in force: {detail}",
+        )
+        return
+    # The consent checks read the same registry and catalogue (a newly registered charity
+    # may be named as a consent's recipient): they follow the bundle now in force.
+    app.catalogue = catalogue
+    log.info("policy reloaded", revision=app.engine.revision)
+    _ledger_reload(
+        app, "OK", f"policy reloaded: revision {before} replaced by {app.engine.revision}"
+    )
+
+
+def _ledger_reload(app: Gateway, outcome: str, reason: str) -> None:
+    entry = system.system_exchange(
+        system.RELOAD_POLICY,
+        at_ns=app.clock.now_ns(),
+        actor=system.GATEWAY_ACTOR,
+        outcome=outcome,
+        reason=reason,
+        bundle_revision=app.engine.revision,
+    )
+    try:
+        app.writer.submit(
+            lambda session: ledger_entry.append(session, entry, app.ledger.authenticator)
+        )
+    except Exception as exc:  # the reload stands (or not) either way; say it went unrecorded
+        log.error("policy reload not ledgered", error=type(exc).__name__, detail=str(exc)[:200])
 
 
 class BackgroundServer:

@@ -53,6 +53,9 @@ OUTCOMES = frozenset(
 # Widths of the plain columns of ``ledger_entries``; PostgreSQL would refuse a longer value at
 # commit, so refuse it here with a message that names the field.
 _COLUMN_WIDTHS = {"org": 100, "role": 20, "actor": 100, "method": 200, "subject": 80}
+# The distinguished names of a refused certificate (RFC 4514 strings of organisation
+# certificates: no personal data); bounded so a hostile certificate cannot bloat the ledger.
+_DN_WIDTH = 1000
 _TEXT_FIELDS = (
     "org",
     "role",
@@ -68,6 +71,8 @@ _TEXT_FIELDS = (
     "reason",
     "request_digest",
     "response_digest",
+    "cert_subject",
+    "cert_issuer",
 )
 _DIGEST = re.compile(r"[0-9a-f]{64}")
 
@@ -98,6 +103,10 @@ class Exchange:
     reason: str = ""
     request_digest: str = ""  # hex SHA-256 of the serialised request
     response_digest: str = ""  # hex SHA-256 of the serialised response
+    # Subject and issuer DNs (RFC 4514) of a client certificate the gateway refused, so the
+    # ledger says who tried; empty for identified callers, and then absent from the entry.
+    cert_subject: str = ""
+    cert_issuer: str = ""
 
 
 def _check(ex: Exchange) -> None:
@@ -117,6 +126,13 @@ def _check(ex: Exchange) -> None:
         if len(value) > width:
             raise LedgerEntryError(
                 f"expected {name} of at most {width} characters, found {len(value)}", field=name
+            )
+    for name in ("cert_subject", "cert_issuer"):
+        value = getattr(ex, name)
+        if len(value) > _DN_WIDTH:
+            raise LedgerEntryError(
+                f"expected {name} of at most {_DN_WIDTH} characters, found {len(value)}",
+                field=name,
             )
     # Only the method is required: a call refused before its caller is known still leaves an
     # entry, with whatever identity there was.
@@ -142,7 +158,7 @@ def _check(ex: Exchange) -> None:
 
 
 def _as_document(ex: Exchange) -> dict[str, Any]:
-    return {
+    document: dict[str, Any] = {
         "v": FORMAT_VERSION,
         "at_ns": ex.at_ns,
         "org": ex.org,
@@ -162,6 +178,12 @@ def _as_document(ex: Exchange) -> dict[str, Any]:
         "request_digest": ex.request_digest,
         "response_digest": ex.response_digest,
     }
+    # Written only when present, so entries made before these fields existed keep their bytes
+    # (and their leaf hashes).
+    for name in ("cert_subject", "cert_issuer"):
+        if getattr(ex, name):
+            document[name] = getattr(ex, name)
+    return document
 
 
 def canonical_json(document: dict[str, Any]) -> str:
