@@ -26,16 +26,25 @@ category_of := data.aidbridge.field_category
 
 # The obligations of the fields released (never a drop).
 released(release, consent, purpose) := object.remove(
-	object.filter(data.aidbridge.purposes[purpose].templates[release], consent.fields),
+	object.filter(data.aidbridge.purposes[purpose].templates[release], list_of(consent, "fields")),
 	unnamed_sensitive_fields(consent),
 )
 
-# Sensitive fields whose category the consent does not name.
+# Sensitive fields whose category the consent does not name. The categories are always a list
+# here: `not category in <undefined>` would be true on regopy and undefined on OPA, so a consent
+# without categories would release every sensitive field on OPA.
 unnamed_sensitive_fields(consent) := [field |
+	named := list_of(consent, "categories")
 	some field
 	category := data.aidbridge.sensitive_fields[field]
-	not category in consent.categories
+	not category in named
 ]
+
+# A list of the consent, or an empty one when it is absent or not a list.
+list_of(consent, key) := value if {
+	value := consent[key]
+	is_array(value)
+} else := []
 
 # The released fields and the subject's pseudonym: what a release hands over.
 with_subject(released_obligations) := object.union(released_obligations, subject_pseudonym)
