@@ -13,8 +13,8 @@
 #   kinds: the resource kinds it accepts ("none" for calls naming no resource, e.g. lists the
 #          service scopes to the caller); party: the resource field that must be the caller
 #          (from_org, to_org, owner_org); jurisdiction: the case's street is in the caller's
-#          jurisdiction, or the caller registered it; states / target_states: the referral states
-#          it may be in / set; recipient_role: the role the resource's to_org must have;
+#          jurisdiction (registry streets; no street, no reach); states / target_states: the states
+#          the referral may be in / set; recipient_role: the role the resource's to_org must have;
 #          consent_names_recipient: a consent already names that recipient; release: the case
 #          data it releases (summary or contact), which brings in the consent rules.
 #
@@ -25,7 +25,8 @@
 #
 # Written for regopy's cost model (README, "Writing Rego that both engines accept"): every
 # statement costs microseconds, so each value is a rule computed once, each part of a check is
-# one test, and the rules that explain a denial run only when the call is denied.
+# one test, and the rules that explain a denial run only when the call is denied. It means the
+# same on OPA: no `not` wraps a call whose argument may be undefined (README, same section).
 package aidbridge.authz
 
 import rego.v1
@@ -77,7 +78,7 @@ released_obligations := obligations.with_subject(released) if {
 	release
 } else := {}
 
-released := obligations.released(release, consent.release_view, input.purpose)
+released := obligations.released(release, consent.categories, consent.fields, input.purpose)
 
 # ---------------------------------------------------------------------------------------------
 # Who is calling, and what the grants table lets them do.

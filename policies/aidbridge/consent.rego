@@ -122,9 +122,6 @@ names_minors_data if "minors_data" in categories
 
 names_contact if "contact" in categories
 
-# What the obligations read from the consent: its lists, never undefined.
-release_view := {"categories": categories, "fields": fields}
-
 # The organisations a consent must name, always defined (text for the reasons otherwise).
 caller_org := o if {
 	o := input.caller.org

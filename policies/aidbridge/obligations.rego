@@ -24,20 +24,20 @@ catalogue_fields := object.keys(data.aidbridge.field_category)
 
 category_of := data.aidbridge.field_category
 
-# The obligations of the fields released (never a drop).
-released(release, consent, purpose) := object.remove(
-	object.filter(data.aidbridge.purposes[purpose].templates[release], list_of(consent, "fields")),
-	unnamed_sensitive_fields(consent),
+# The obligations of the fields released (never a drop), for a consent's categories and fields
+# given as lists (consent.rego's `categories` and `fields`, which are always lists). The
+# categories must be a list: `not category in <undefined>` would be true on regopy and
+# undefined on OPA, so a consent without categories would release every sensitive field on OPA.
+released(release, categories, fields, purpose) := object.remove(
+	object.filter(data.aidbridge.purposes[purpose].templates[release], fields),
+	unnamed_sensitive_fields(categories),
 )
 
-# Sensitive fields whose category the consent does not name. The categories are always a list
-# here: `not category in <undefined>` would be true on regopy and undefined on OPA, so a consent
-# without categories would release every sensitive field on OPA.
-unnamed_sensitive_fields(consent) := [field |
-	named := list_of(consent, "categories")
+# Sensitive fields whose category the consent does not name.
+unnamed_sensitive_fields(categories) := [field |
 	some field
 	category := data.aidbridge.sensitive_fields[field]
-	not category in named
+	not category in categories
 ]
 
 # A list of the consent, or an empty one when it is absent or not a list.
@@ -51,7 +51,14 @@ with_subject(released_obligations) := object.union(released_obligations, subject
 
 subject_pseudonym := {"subject": {"action": "pseudonymise"}}
 
-for_release(release, consent, purpose) := with_subject(released(release, consent, purpose))
+# What a release of this consent hands over (for tests and tools: a consent object, its lists
+# possibly missing).
+for_release(release, consent, purpose) := with_subject(released(
+	release,
+	list_of(consent, "categories"),
+	list_of(consent, "fields"),
+	purpose,
+))
 
 # The obligation of one field in a release: a field the release does not list is dropped.
 obligation_of(obligations, field) := ob if {

@@ -103,7 +103,7 @@ def _free_port() -> int:
 def real_opa() -> Iterator[str]:
     opa = shutil.which("opa")
     if opa is None:
-        pytest.skip("no opa binary on PATH: the table ran on regopy and the Data-API server only")
+        pytest.skip("no opa binary on PATH: the table ran on regopy and OPA's engine (golib) only")
     port = _free_port()
     process = subprocess.Popen(
         [opa, "run", "--server", f"--addr=127.0.0.1:{port}", "--bundle", str(BUNDLE)],

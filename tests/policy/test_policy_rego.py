@@ -109,7 +109,7 @@ def test_regopy_rfc3339_parsing_is_still_broken() -> None:
 def test_opa_test_passes_on_the_bundle() -> None:
     opa = shutil.which("opa")
     if opa is None:
-        pytest.skip("no opa binary on PATH: Rego tests ran on regopy only")
+        pytest.skip("no opa binary on PATH: Rego tests ran on regopy and OPA's engine (golib)")
     completed = subprocess.run(
         [opa, "test", str(BUNDLE), "-v"], capture_output=True, text=True, check=False
     )
