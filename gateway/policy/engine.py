@@ -157,8 +157,9 @@ def load_engine(
 ) -> PolicyEngine:
     """The embedded engine on ``bundle_dir``, or a remote OPA at ``opa_url`` when given.
 
-    With a remote engine the bundle directory still gives the revision recorded in the ledger
-    (the sidecar serves the same ``policies/``) and is checked before use."""
+    With a remote engine the ledger records the revision OPA reports serving; the bundle
+    directory gives the revision of denials made without OPA's answer, and the one recorded
+    (as ``local:<revision>``) when OPA reports none (remote.py)."""
     if opa_url:
         from gateway.policy.remote import RemoteEngine
 

@@ -6,6 +6,14 @@ The request goes through opa-python-client's ``OpaClient.query_rule``, which tak
 and posts the input as OPA expects; its retries are turned off so a dead sidecar costs one
 timeout, not three. Unreachable or too slow is a denial with ``unavailable=True``; a server
 error, unreadable JSON, an undefined result or a malformed decision is a plain denial.
+
+Each query asks for decision provenance (``?provenance=true``): OPA then reports the revision of
+every bundle it serves (``provenance.bundles.<name>.revision``), and that revision, not the local
+bundle directory's, goes into the decision and so into the ledger: the sidecar may serve another
+bundle than the one beside the gateway. An OPA that reports no bundle revision (one started on
+plain files, ``opa run --server policies/``, or a proxy that drops the field) cannot say what it
+served; the decision then records ``local:<revision>``, the local bundle's revision marked as
+unconfirmed, and the gateway logs ``policy.revision_unconfirmed`` once.
 """
 
 from __future__ import annotations
@@ -23,6 +31,33 @@ from gateway.policy.engine import Decision, MalformedDecision, deny, log, parse_
 from gateway.policy.regotest import failures, run_tests
 
 _PACKAGE, _RULE = DECISION_PATH.rsplit("/", 1)
+
+# The prefix of a revision OPA did not confirm: the local bundle's, recorded in its place.
+UNCONFIRMED = "local:"
+
+
+def served_revision(provenance: Any) -> str | None:
+    """The bundle revision an OPA answer's ``provenance`` reports; None when it reports none.
+
+    One bundle gives its revision; several give ``name=revision`` pairs, sorted, joined by
+    commas. OPA before bundles carried names reported a single top-level ``revision``."""
+    if not isinstance(provenance, Mapping):
+        return None
+    bundles = provenance.get("bundles")
+    if isinstance(bundles, Mapping):
+        revisions = {
+            str(name): info["revision"]
+            for name, info in bundles.items()
+            if isinstance(info, Mapping)
+            and isinstance(info.get("revision"), str)
+            and info["revision"]
+        }
+        if len(revisions) == 1:
+            return next(iter(revisions.values()))
+        if revisions:
+            return ",".join(f"{name}={rev}" for name, rev in sorted(revisions.items()))
+    legacy = provenance.get("revision")
+    return legacy if isinstance(legacy, str) and legacy else None
 
 
 class RemoteEngine:
@@ -43,13 +78,19 @@ class RemoteEngine:
             retries=0,
             timeout=timeout_s,
         )
+        # The local bundle's revision: what a denial made here records, and what a decision
+        # records (marked unconfirmed) when OPA reports none.
         self.revision = read_bundle(bundle_dir).revision if bundle_dir else "remote"
+        self._warned_unconfirmed = False
 
     def decide(self, policy_input: Mapping[str, Any]) -> Decision:
         revision = self.revision
         try:
             answer = self._client.query_rule(
-                input_data=dict(policy_input), package_path=_PACKAGE, rule_name=_RULE
+                input_data=dict(policy_input),
+                package_path=_PACKAGE,
+                rule_name=_RULE,
+                query_params={"provenance": True},
             )
         except (requests.ConnectionError, requests.Timeout) as exc:
             return deny(
@@ -69,6 +110,7 @@ class RemoteEngine:
         decision_id = answer.get("decision_id")
         if not isinstance(decision_id, str) or not decision_id:
             decision_id = None
+        revision = self._revision_of(answer.get("provenance"))
         try:
             return parse_decision(answer["result"], decision_id=decision_id, revision=revision)
         except MalformedDecision as exc:
@@ -77,6 +119,20 @@ class RemoteEngine:
                 revision=revision,
                 decision_id=decision_id,
             )
+
+    def _revision_of(self, provenance: Any) -> str:
+        served = served_revision(provenance)
+        if served is not None:
+            return served
+        if not self._warned_unconfirmed:
+            self._warned_unconfirmed = True
+            log.warning(
+                "policy.revision_unconfirmed",
+                opa_url=self.opa_url,
+                recorded=UNCONFIRMED + self.revision,
+                why="OPA reported no bundle revision (provenance); is it run with --bundle?",
+            )
+        return UNCONFIRMED + self.revision
 
     def reload(self, bundle_dir: str | Path) -> str:
         """Check the bundle the sidecar is about to serve and record its revision.

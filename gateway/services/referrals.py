@@ -171,7 +171,8 @@ class ReferralService(Servicer, referrals_pb2_grpc.ReferralServiceServicer):
     def _get(self, session: Session, call: Call) -> referrals_pb2.Referral:
         request: referrals_pb2.GetReferralRequest = call.request  # type: ignore[assignment]
         row = referrals.get_referral(session, request.referral_id)
-        call.decide(resource=referrals.policy_resource(row))
+        # With the case's street: the sending office must still hold jurisdiction over it.
+        call.decide(resource=referrals.policy_resource(row, cases.get_case(session, row.case_id)))
         return self._message(call, session, row)
 
     async def UpdateReferralState(
@@ -185,7 +186,7 @@ class ReferralService(Servicer, referrals_pb2_grpc.ReferralServiceServicer):
         if not target:
             raise errors.InvalidArgument("state is required", field="state")
         row = referrals.get_referral(session, request.referral_id)
-        resource = referrals.policy_resource(row)
+        resource = referrals.policy_resource(row, cases.get_case(session, row.case_id))
         resource["target_state"] = target
         call.decide(resource=resource)
 

@@ -13,8 +13,8 @@
 #   kinds: the resource kinds it accepts ("none" for calls naming no resource, e.g. lists the
 #          service scopes to the caller); party: the resource field that must be the caller
 #          (from_org, to_org, owner_org); jurisdiction: the case's street is in the caller's
-#          jurisdiction, or the caller registered it; states / target_states: the referral states
-#          it may be in / set; recipient_role: the role the resource's to_org must have;
+#          jurisdiction (registry streets; no street, no reach); states / target_states: the states
+#          the referral may be in / set; recipient_role: the role the resource's to_org must have;
 #          consent_names_recipient: a consent already names that recipient; release: the case
 #          data it releases (summary or contact), which brings in the consent rules.
 #
@@ -25,7 +25,8 @@
 #
 # Written for regopy's cost model (README, "Writing Rego that both engines accept"): every
 # statement costs microseconds, so each value is a rule computed once, each part of a check is
-# one test, and the rules that explain a denial run only when the call is denied.
+# one test, and the rules that explain a denial run only when the call is denied. It means the
+# same on OPA: no `not` wraps a call whose argument may be undefined (README, same section).
 package aidbridge.authz
 
 import rego.v1
@@ -77,7 +78,7 @@ released_obligations := obligations.with_subject(released) if {
 	release
 } else := {}
 
-released := obligations.released(release, input.consent, input.purpose)
+released := obligations.released(release, consent.categories, consent.fields, input.purpose)
 
 # ---------------------------------------------------------------------------------------------
 # Who is calling, and what the grants table lets them do.
@@ -189,7 +190,7 @@ resource_kind := k if {
 # Every part of the check, positively. Each part that does not apply costs one test: it is
 # written with `else`, because a rule with two definitions has both bodies evaluated.
 resource_ok if {
-	resource_kind in check.kinds
+	kind_accepted
 	party_ok
 	jurisdiction_ok
 	state_ok
@@ -197,6 +198,8 @@ resource_ok if {
 	recipient_role_ok
 	referral_consent_ok
 }
+
+kind_accepted if resource_kind in check.kinds
 
 party_ok := true if {
 	not check.party
@@ -207,16 +210,14 @@ party_ok := true if {
 jurisdiction_ok := true if {
 	not check.jurisdiction
 } else := true if {
-	in_jurisdiction
+	in_area
 }
 
-# Government: a case (or a consent about it) whose street is in the office's jurisdiction, or
-# that the office registered itself.
-in_jurisdiction := true if {
-	resource.street in org.streets
-} else := true if {
-	resource.office_id == caller_org
-}
+# The resource's street is among the caller's streets in the registry: for a government
+# office, its jurisdiction (a case, or a consent or referral about it); for a charity, its
+# service area. Having registered a case gives no reach beyond
+# that: an office cannot register a case outside its area in the first place.
+in_area if resource.street in org.streets
 
 state_ok := true if {
 	not check.states
@@ -256,7 +257,7 @@ resource_problems := set() if {
 
 resource_problems_found contains msg if {
 	check.kinds
-	not resource_kind in check.kinds
+	not kind_accepted
 	# (Not concat(" or ", check.kinds): regopy 1.5.2 leaves a lone element's quotes in place.)
 	msg := sprintf("%s does not take a %s resource", [method, resource_kind])
 }
@@ -331,7 +332,8 @@ flags := sort(release_flags) if {
 	release
 } else := []
 
-release_flags contains "outside-service-area" if not resource.street in org.streets
+# A release naming no street is flagged too: nobody can tell it is inside the service area.
+release_flags contains "outside-service-area" if not in_area
 
 release_flags contains "guardian-consent" if input.consent.grantor_kind == "guardian"
 

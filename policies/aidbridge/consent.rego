@@ -23,12 +23,12 @@ adult_age := 18
 # The decision asks these first; the problem rules below run only to explain a denial. Both
 # must agree (tests/policy checks it on every row of the decision table and on random input).
 release_ok(release) if {
-	in_force(input.caller.org)
+	in_force(caller_org)
 	subject_ok
 	contact_ok(release)
 }
 
-referral_ok if in_force(input.resource.to_org)
+referral_ok if in_force(referral_recipient)
 
 in_force(recipient) if {
 	state_ok
@@ -59,7 +59,7 @@ known_purpose if data.aidbridge.purposes[input.purpose].name
 
 # Given by the right person, and naming minors' data for a minor.
 subject_ok if {
-	is_number(subject.age_years)
+	age_known
 	the_consent.grantor_kind == expected_grantor
 	minors_data_ok
 }
@@ -71,12 +71,12 @@ expected_grantor := "guardian" if {
 minors_data_ok := true if {
 	not subject_is_minor
 } else := true if {
-	"minors_data" in the_consent.categories
+	names_minors_data
 }
 
 contact_ok("summary") := true
 
-contact_ok("contact") if "contact" in the_consent.categories
+contact_ok("contact") if names_contact
 
 # --- the problems, one reason each --------------------------------------------------------------
 the_consent := c if {
@@ -97,15 +97,51 @@ now := n if {
 	is_number(n)
 }
 
+# The subject's age, only when it is a number: OPA orders values of different types (a boolean
+# is "less than" 14 there), regopy does not compare them at all.
+age := a if {
+	a := subject.age_years
+	is_number(a)
+}
+
+age_known if is_number(age)
+
+# The consent's lists, always arrays (empty when absent or not a list), so that no `not x in
+# y` below ever meets an undefined `y`: OPA makes such a `not` undefined, regopy true.
+categories := c if {
+	c := the_consent.categories
+	is_array(c)
+} else := []
+
+fields := f if {
+	f := the_consent.fields
+	is_array(f)
+} else := []
+
+names_minors_data if "minors_data" in categories
+
+names_contact if "contact" in categories
+
+# The organisations a consent must name, always defined (text for the reasons otherwise).
+caller_org := o if {
+	o := input.caller.org
+	is_string(o)
+} else := "(no organisation)"
+
+referral_recipient := o if {
+	o := input.resource.to_org
+	is_string(o)
+} else := "(no recipient)"
+
 # The problems that stop a release; empty means the consent covers it.
 problems(release) := common_problems if release == "summary"
 
 problems(release) := common_problems | contact_problems if release == "contact"
 
 # The problems that stop a government office from referring a case to a charity.
-referral_problems := state_problems | purpose_problems | recipient_problems(input.resource.to_org)
+referral_problems := state_problems | purpose_problems | recipient_problems(referral_recipient)
 
-common_problems := (state_problems | purpose_problems | recipient_problems(input.caller.org)) | subject_problems
+common_problems := (state_problems | purpose_problems | recipient_problems(caller_org)) | subject_problems
 
 # Each group of problems is looked for only when its positive rule above fails (a rule costs
 # tens of microseconds, and a denial has usually one cause); `*_found` are the problems.
@@ -120,8 +156,11 @@ state_problems_found contains "no consent was given for this release" if not has
 
 state_problems_found contains "the call's time (now_ns) is missing" if not now
 
+state_known if the_consent.state in {"active", "expired"}
+
 state_problems_found contains msg if {
-	not the_consent.state in {"active", "expired"}
+	has_consent
+	not state_known
 	msg := sprintf("consent %s is %s, not active", [consent_id_text, consent_state_text])
 }
 
@@ -148,9 +187,11 @@ state_problems_found contains "consent has no expiry date" if {
 	not has_expiry
 }
 
+has_start if is_number(the_consent.valid_from_ns)
+
 state_problems_found contains "consent has no start date" if {
 	has_consent
-	not is_number(the_consent.valid_from_ns)
+	not has_start
 }
 
 # Texts for the reasons, as rules (see authz.rego on regopy's sprintf).
@@ -185,26 +226,30 @@ purpose_problems_found contains msg if {
 	msg := sprintf("purpose %v is not in the catalogue", [purpose_text])
 }
 
+consent_purpose_matches if the_consent.purpose == input.purpose
+
 purpose_problems_found contains msg if {
 	has_consent
-	not the_consent.purpose == input.purpose
+	not consent_purpose_matches
 	msg := sprintf("consent is for purpose %v, the call is for %v", [consent_purpose_text, purpose_text])
 }
 
+names_recipient(org) if the_consent.recipient_org == org
+
 recipient_problems(org) := {msg |
 	has_consent
-	not the_consent.recipient_org == org
+	not names_recipient(org)
 	msg := sprintf("no active consent names %v as recipient", [org])
 }
 
 # --- given by the right person ----------------------------------------------------------------
 needs_guardian := true if {
-	subject.age_years < guardian_age
+	age < guardian_age
 } else := true if {
 	subject.lacks_capacity == true
 }
 
-subject_is_minor if subject.age_years < adult_age
+subject_is_minor if age < adult_age
 
 grantor := g if {
 	g := the_consent.grantor_kind
@@ -212,7 +257,7 @@ grantor := g if {
 }
 
 subject_problems_found contains "the subject's age is unknown: cannot check who may consent" if {
-	not is_number(subject.age_years)
+	not age_known
 }
 
 subject_problems_found contains msg if {
@@ -222,7 +267,7 @@ subject_problems_found contains msg if {
 }
 
 subject_problems_found contains "guardian consent required: subject is under 14" if {
-	subject.age_years < guardian_age
+	age < guardian_age
 	grantor != "guardian"
 }
 
@@ -232,7 +277,7 @@ subject_problems_found contains "guardian consent required: subject lacks capaci
 }
 
 subject_problems_found contains msg if {
-	is_number(subject.age_years)
+	age_known
 	not needs_guardian
 	grantor == "guardian"
 	msg := "guardian consent lapsed: subject is now 14 or older; record the person's own consent"
@@ -240,10 +285,8 @@ subject_problems_found contains msg if {
 
 subject_problems_found contains "a subject under 18: the consent must name the minors_data category" if {
 	subject_is_minor
-	not "minors_data" in the_consent.categories
+	not names_minors_data
 }
 
 # --- contact details ---------------------------------------------------------------------------
-contact_problems contains "consent does not cover contact details" if {
-	not "contact" in the_consent.categories
-}
+contact_problems contains "consent does not cover contact details" if not names_contact

@@ -52,3 +52,18 @@ test_referral_requires_consent_naming_the_recipient if {
 		with input.resource as {"to_org": "charity-harbour"}
 	p == {"no active consent names charity-harbour as recipient"}
 }
+
+test_subject_without_an_age_fails_closed if {
+	p := problems_for(base, {"lacks_capacity": false}, 1)
+	p == {"the subject's age is unknown: cannot check who may consent"}
+}
+
+test_minor_consent_without_categories_must_name_minors_data if {
+	p := problems_for(object.remove(base, ["categories"]), {"age_years": 16}, 1)
+	p == {"a subject under 18: the consent must name the minors_data category"}
+}
+
+test_consent_without_a_state_is_not_active if {
+	p := problems_for(object.remove(base, ["state"]), {"age_years": 30}, 1)
+	p == {"consent c-9 is in no state, not active"}
+}

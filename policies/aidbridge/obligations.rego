@@ -24,25 +24,41 @@ catalogue_fields := object.keys(data.aidbridge.field_category)
 
 category_of := data.aidbridge.field_category
 
-# The obligations of the fields released (never a drop).
-released(release, consent, purpose) := object.remove(
-	object.filter(data.aidbridge.purposes[purpose].templates[release], consent.fields),
-	unnamed_sensitive_fields(consent),
+# The obligations of the fields released (never a drop), for a consent's categories and fields
+# given as lists (consent.rego's `categories` and `fields`, which are always lists). The
+# categories must be a list: `not category in <undefined>` would be true on regopy and
+# undefined on OPA, so a consent without categories would release every sensitive field on OPA.
+released(release, categories, fields, purpose) := object.remove(
+	object.filter(data.aidbridge.purposes[purpose].templates[release], fields),
+	unnamed_sensitive_fields(categories),
 )
 
 # Sensitive fields whose category the consent does not name.
-unnamed_sensitive_fields(consent) := [field |
+unnamed_sensitive_fields(categories) := [field |
 	some field
 	category := data.aidbridge.sensitive_fields[field]
-	not category in consent.categories
+	not category in categories
 ]
+
+# A list of the consent, or an empty one when it is absent or not a list.
+list_of(consent, key) := value if {
+	value := consent[key]
+	is_array(value)
+} else := []
 
 # The released fields and the subject's pseudonym: what a release hands over.
 with_subject(released_obligations) := object.union(released_obligations, subject_pseudonym)
 
 subject_pseudonym := {"subject": {"action": "pseudonymise"}}
 
-for_release(release, consent, purpose) := with_subject(released(release, consent, purpose))
+# What a release of this consent hands over (for tests and tools: a consent object, its lists
+# possibly missing).
+for_release(release, consent, purpose) := with_subject(released(
+	release,
+	list_of(consent, "categories"),
+	list_of(consent, "fields"),
+	purpose,
+))
 
 # The obligation of one field in a release: a field the release does not list is dropped.
 obligation_of(obligations, field) := ob if {

@@ -59,3 +59,14 @@ test_a_missing_field_is_a_drop if {
 	obligations.obligation_of({"sex": {"action": "plain"}}, "sex") == {"action": "plain"}
 	obligations.obligation_of({"sex": {"action": "plain"}}, "name") == {"action": "drop"}
 }
+
+test_consent_without_categories_names_no_sensitive_category if {
+	c := object.remove(consent, ["categories"])
+	o := obligations.for_release("summary", object.union(c, {"fields": ["health_condition", "sex"]}), "medical_aid")
+	obligations.obligation_of(o, "health_condition").action == "drop"
+	o.sex.action == "plain"
+}
+
+test_consent_without_fields_releases_only_the_subject if {
+	obligations.for_release("summary", object.remove(consent, ["fields"]), "charitable_assistance") == obligations.subject_pseudonym
+}

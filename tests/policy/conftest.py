@@ -1,4 +1,8 @@
-"""Fixtures for the policy tests: the real bundle, both engines, the local Data-API server."""
+"""Fixtures for the policy tests: the real bundle, the engines, the local Data-API server.
+
+The engines: embedded regopy, OPA's own Go engine in process (golib_engine.py), and the
+remote engine against the Data-API server, which puts OPA's engine behind OPA's HTTP API.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +15,7 @@ import pytest
 from gateway.policy.embedded import EmbeddedEngine
 from gateway.policy.remote import RemoteEngine
 
+from .golib_engine import GolibEngine
 from .opa_data_api import OpaDataApiServer
 from .table import BUNDLE
 
@@ -23,6 +28,13 @@ def bundle_dir() -> Path:
 @pytest.fixture(scope="session")
 def embedded() -> EmbeddedEngine:
     return EmbeddedEngine(BUNDLE)
+
+
+@pytest.fixture(scope="session")
+def golib() -> Iterator[GolibEngine]:
+    engine = GolibEngine(BUNDLE)
+    yield engine
+    engine.close()
 
 
 @pytest.fixture(scope="session")

@@ -1,8 +1,12 @@
-"""A small HTTP server that speaks OPA's Data API, for testing the remote engine.
+"""A small HTTP server that speaks OPA's Data API with OPA's own engine, for the remote engine.
 
-``POST /v1/data/<path>`` with ``{"input": ...}`` evaluates ``data.<path>`` on the same bundle
-with regopy and answers ``{"result": ..., "decision_id": ...}`` (no ``result`` when undefined),
-as ``opa run --server`` does (openpolicyagent.org/docs/rest-api#get-a-document-with-input).
+``POST /v1/data/<path>`` with ``{"input": ...}`` evaluates ``data.<path>`` on the bundle with
+OPA's Go engine (golib_engine.py) and answers ``{"result": ..., "decision_id": ...}`` (no
+``result`` when undefined), as ``opa run --server`` does
+(openpolicyagent.org/docs/rest-api#get-a-document-with-input). With ``?provenance=true`` it adds
+``provenance`` as OPA does: its version and, for a bundle loaded as a bundle (``opa run
+--bundle``, ``as_bundle=True``), ``bundles: {<name>: {"revision": <.manifest revision>}}``;
+loaded as plain files (``opa run policies/``) OPA reports no bundle, and neither does this.
 It can be told to misbehave: ``fault`` = "malformed-json", "slow", "http-500", "undefined",
 "bad-shape", or None.
 """
@@ -18,25 +22,23 @@ import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs
 
-import regopy
+from .golib_engine import GolibEngine
 
-from gateway.policy.bundle import (
-    compile_decision_bundle,
-    evaluate_entrypoint,
-    first_expression,
-    read_bundle,
-)
+# The OPA release the bindings are built from (opa-golib-python-bindings 0.4.4).
+OPA_VERSION = "1.20.2"
 
 
 class OpaDataApiServer:
     """Start with ``start()``; ``url`` is where it listens; ``stop()`` shuts it down."""
 
-    def __init__(self, bundle_dir: str | Path, *, slow_s: float = 1.0) -> None:
-        source = read_bundle(bundle_dir)
-        self._compiled = compile_decision_bundle(source)
-        self._lock = threading.Lock()
-        self._interpreter = regopy.Interpreter()
+    def __init__(
+        self, bundle_dir: str | Path, *, slow_s: float = 1.0, as_bundle: bool = True
+    ) -> None:
+        self._engine = GolibEngine(bundle_dir)
+        self.bundle_name = str(bundle_dir)  # OPA names a bundle loaded from disk by its path
+        self.as_bundle = as_bundle
         self.fault: str | None = None
         self.slow_s = slow_s
         self.requests = 0
@@ -59,18 +61,21 @@ class OpaDataApiServer:
         """Stop listening and cut every open keep-alive connection, as a killed sidecar would."""
         self._httpd.shutdown()
         self._httpd.server_close()
+        self._engine.close()
         for connection in list(self._connections):
             with contextlib.suppress(OSError):
                 connection.shutdown(socket.SHUT_RDWR)
                 connection.close()
 
     def evaluate(self, path: str, policy_input: Any) -> tuple[bool, Any]:
-        with self._lock:  # the input lives on the interpreter
-            self._interpreter.set_input(regopy.Input(policy_input))
-            ok, text = evaluate_entrypoint(self._interpreter, self._compiled, path)
-        if not ok:
-            raise RuntimeError(text)
-        return first_expression(text)
+        return self._engine.evaluate(path.replace("/", "."), policy_input)
+
+    def provenance(self) -> dict[str, Any]:
+        """What OPA reports with ``?provenance=true`` (build fields left out)."""
+        provenance: dict[str, Any] = {"version": OPA_VERSION}
+        if self.as_bundle:
+            provenance["bundles"] = {self.bundle_name: {"revision": self._engine.revision}}
+        return provenance
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         server = self
@@ -99,7 +104,9 @@ class OpaDataApiServer:
                 body = self.rfile.read(length)
                 if not self.path.startswith("/v1/data/"):
                     return self._send(404, {"code": "not_found", "message": self.path})
-                path = self.path[len("/v1/data/") :].split("?", 1)[0].strip("/")
+                path, _, query = self.path[len("/v1/data/") :].partition("?")
+                path = path.strip("/")
+                params = parse_qs(query, keep_blank_values=True)
                 fault = server.fault
                 if fault == "slow":
                     time.sleep(server.slow_s)
@@ -113,6 +120,9 @@ class OpaDataApiServer:
                 except Exception as exc:  # the engine's error becomes OPA's 500
                     return self._send(500, {"code": "internal_error", "message": str(exc)})
                 answer: dict[str, Any] = {"decision_id": str(uuid.uuid4())}
+                # As OPA: "?provenance" alone or any "true" (case-insensitive) turns it on.
+                if any(v.lower() in {"", "true"} for v in params.get("provenance", [])):
+                    answer["provenance"] = server.provenance()
                 if fault == "bad-shape":
                     answer["result"] = {"allow": "yes"}
                 elif defined and fault != "undefined":

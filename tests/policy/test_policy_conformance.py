@@ -1,4 +1,9 @@
-"""The decision table (decisions.yaml) on every engine: embedded, remote, and real OPA."""
+"""The decision table (decisions.yaml) on every engine.
+
+regopy (embedded), OPA's own Go engine in process (golib), the remote engine against the local
+Data-API server (OPA's engine behind OPA's HTTP API), and a real `opa run --server` when an
+`opa` binary is on PATH.
+"""
 
 from __future__ import annotations
 
@@ -17,6 +22,7 @@ import pytest
 from gateway.policy.embedded import EmbeddedEngine
 from gateway.policy.remote import RemoteEngine
 
+from .golib_engine import GolibEngine, canonical
 from .table import BUNDLE, check_expectation, load_table
 
 ROWS = load_table()
@@ -50,6 +56,15 @@ def test_embedded_engine_decides_as_the_table_says(
 
 
 @pytest.mark.parametrize(("name", "policy_input", "expect"), ROWS, ids=IDS)
+def test_opa_engine_decides_as_the_table_says(
+    golib: GolibEngine, name: str, policy_input: dict[str, Any], expect: dict[str, Any]
+) -> None:
+    decision = golib.decide(policy_input)
+    check_expectation(decision, expect)
+    assert decision.revision == "2026.11.27-1"
+
+
+@pytest.mark.parametrize(("name", "policy_input", "expect"), ROWS, ids=IDS)
 def test_remote_engine_decides_as_the_table_says(
     remote: RemoteEngine,
     healthy_data_api: Any,
@@ -60,17 +75,13 @@ def test_remote_engine_decides_as_the_table_says(
     check_expectation(remote.decide(policy_input), expect)
 
 
-def test_both_engines_give_identical_decisions(
-    embedded: EmbeddedEngine, remote: RemoteEngine, healthy_data_api: Any
+def test_every_engine_gives_identical_decisions_on_every_row(
+    embedded: EmbeddedEngine, golib: GolibEngine, remote: RemoteEngine, healthy_data_api: Any
 ) -> None:
     for name, policy_input, _ in ROWS:
-        a, b = embedded.decide(policy_input), remote.decide(policy_input)
-        assert (a.allow, a.reasons, a.flags, dict(a.obligations)) == (
-            b.allow,
-            b.reasons,
-            b.flags,
-            dict(b.obligations),
-        ), name
+        a = canonical(embedded.decide(policy_input))
+        assert canonical(golib.decide(policy_input)) == a, f"OPA's engine: {name}"
+        assert canonical(remote.decide(policy_input)) == a, f"remote: {name}"
 
 
 def test_remote_engine_keeps_the_servers_decision_id(
@@ -92,7 +103,7 @@ def _free_port() -> int:
 def real_opa() -> Iterator[str]:
     opa = shutil.which("opa")
     if opa is None:
-        pytest.skip("no opa binary on PATH: the table ran on regopy and the Data-API server only")
+        pytest.skip("no opa binary on PATH: the table ran on regopy and OPA's engine (golib) only")
     port = _free_port()
     process = subprocess.Popen(
         [opa, "run", "--server", f"--addr=127.0.0.1:{port}", "--bundle", str(BUNDLE)],
