@@ -93,7 +93,8 @@ def test_init_prints_and_records_the_ledger_key_fingerprint(tmp_path: Path) -> N
         later.store.dispose()
     assert code == 0, out
     assert f"fingerprint {fingerprint}), pinned by --fingerprint" in out
-    assert "ledger verified: 0 entries, 0 queued" in out
+    # init ledgers the creation of its keys; the sequencer has not run yet
+    assert "ledger verified: 0 entries, 1 queued" in out
 
 
 def _officer_at(work_dir: Path) -> Officer:
@@ -110,7 +111,7 @@ def test_verify_without_a_pin_names_the_key_it_trusted_and_says_it_was_not_pinne
     assert code == 0, out
     assert f"verifying key {officer.ledger.vkey} " in out
     assert "NOT pinned; pass --vkey or --fingerprint" in out
-    assert "ledger verified: 3 entries, 2 queued (not yet sequenced)" in out
+    assert "ledger verified: 4 entries, 2 queued (not yet sequenced)" in out
 
 
 def test_a_ledger_re_signed_under_a_substituted_key_is_refused_when_the_original_is_pinned(
@@ -144,7 +145,7 @@ def test_a_ledger_re_signed_under_a_substituted_key_is_refused_when_the_original
     officer.config.vkey_path.write_text(original + "\n", encoding="utf-8")
     code, out = officer.verify("--vkey", original)
     assert code == 1
-    assert f"checkpoint at size 4: expected a signature by key {origin!r}, found none" in out
+    assert f"checkpoint at size 5: expected a signature by key {origin!r}, found none" in out
 
 
 def test_a_replaced_key_file_is_refused_against_the_fingerprint_recorded_at_init(
@@ -188,23 +189,24 @@ def test_verify_with_a_kept_checkpoint_catches_a_rollback_of_the_store(
         cli, ["audit", "checkpoint", "--work", str(officer.config.work_dir), "--out", str(kept)]
     )
     assert result.exit_code == 0, result.output
-    assert "checkpoint of 5 entries written" in " ".join(result.output.split())
+    assert "checkpoint of 6 entries written" in " ".join(result.output.split())
 
     code, out = officer.verify("--trusted-checkpoint", str(kept))
     assert code == 0, out
-    assert "the ledger extends the trusted checkpoint of 5 entries" in out
+    assert "the ledger extends the trusted checkpoint of 6 entries" in out
 
-    # Restore the store as it was at 2 entries (an old backup): consistent with itself.
+    # Restore the store as it was at 3 entries (init's and the first 2: an old backup),
+    # consistent with itself.
     with officer.store.write() as s:
-        s.execute(text("DELETE FROM ledger_entries WHERE idx >= 2"))
-        s.execute(text("DELETE FROM ledger_checkpoints WHERE tree_size > 2"))
+        s.execute(text("DELETE FROM ledger_entries WHERE idx >= 3"))
+        s.execute(text("DELETE FROM ledger_checkpoints WHERE tree_size > 3"))
         s.execute(text("DELETE FROM ledger_state"))
     _rebuild_state(officer)
     code, out = officer.verify()
     assert code == 0, out
     code, out = officer.verify("--trusted-checkpoint", str(kept))
     assert code == 1
-    assert "trusted checkpoint at size 5: the ledger now holds only 2 sequenced entries" in out
+    assert "trusted checkpoint at size 6: the ledger now holds only 3 sequenced entries" in out
     assert "rolled back" in out
 
 
@@ -230,11 +232,11 @@ def test_verify_names_a_forged_queued_row_and_then_its_rejection(officer: Office
     code, out = officer.verify()
     assert code == 1
     assert "queued row id 2: no valid entry authenticator" in out
-    assert officer.ledger.integrate() == 1
+    assert officer.ledger.integrate() == 2  # the entry of init's keys, and the genuine one
     code, out = officer.verify()
     assert code == 1
     assert "rejected row id 2: entry authenticator does not match" in out
-    assert "1 entries, 0 queued (not yet sequenced), 1 rejected" in out
+    assert "2 entries, 0 queued (not yet sequenced), 1 rejected" in out
 
 
 def test_checkpoint_of_an_empty_ledger_is_a_clear_error(officer: Officer) -> None:
