@@ -112,7 +112,10 @@ def canonical(text: str) -> str:
 
 
 _SEPARATOR_CLASS = "[" + re.escape("".join(sorted(SEPARATORS))) + "]"
-_RUN = re.compile(rf"[0-9](?:{_SEPARATOR_CLASS}{{0,{MAX_SEPARATOR_RUN}}}[0-9])*x?")
+_RUN = re.compile(
+    rf"[0-9](?:{_SEPARATOR_CLASS}{{0,{MAX_SEPARATOR_RUN}}}[0-9])*"
+    rf"(?:{_SEPARATOR_CLASS}{{0,{MAX_SEPARATOR_RUN}}}x)?"
+)
 # Shorter runs hold no identifier and are never removed in doubt: not worth a closer look.
 _SHORTEST_RUN = 10
 

@@ -145,7 +145,7 @@ def identify(run: DigitRun) -> list[Found]:
     if len(digits) < 10:
         return []
     breaks = sorted(run.breaks)
-    candidates: list[tuple[int, int, int, str]] = []  # (priority, -length, start, tag)
+    candidates: list[tuple[int, int, int, str]] = []  # (-length, priority, start, tag)
     for a, start in enumerate(breaks):
         for end in breaks[a + 1 :]:
             if end - start > _LONGEST:
@@ -154,9 +154,11 @@ def identify(run: DigitRun) -> list[Found]:
                 continue
             tag = _tag_of(digits[start:end])
             if tag is not None:
-                candidates.append((_PRIORITY[tag], start - end, start, tag))
+                candidates.append((start - end, _PRIORITY[tag], start, tag))
+    # Longest first: a card split at random places can hold a valid mobile in its last eleven
+    # digits, and taking that would leave the card's first eight behind.
     chosen: list[Found] = []
-    for _, negative_length, start, tag in sorted(candidates):
+    for negative_length, _, start, tag in sorted(candidates):
         end = start - negative_length
         if all(end <= f.start or start >= f.end for f in chosen):
             chosen.append(Found(start, end, tag))

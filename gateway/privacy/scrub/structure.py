@@ -1,6 +1,7 @@
 """Recognisers by structure, on the canonical text: street addresses, e-mail, WeChat and QQ ids.
 
-* A street address is a road (路, 街, 大道, 巷, 弄, 胡同) and its door number (号), then any of
+* A street address is a road (路, 街, 大道, 巷, 弄, 胡同; or a 村, 里, 苑, 小区 or 大厦) and its
+  door number (号), then any of
   building (栋, 幢, 座, 号楼), unit (单元), floor (楼, 层) and room (室, or bare digits); or,
   without a road, two or more of those numbered parts (``30栋2单元1906``); or a village group
   (``3组12号``). The record need not know the address: the structure alone is removed.
@@ -30,7 +31,7 @@ _SP = r"[ \-]{0,2}"
 _NAME_CHAR = r"(?:(?![区市省县镇乡道社])[\u3400-\u9fff]|[0-9])"
 _ROAD = (
     rf"(?:(?![住在于址家到至从往是的和与及]){_NAME_CHAR}{{1,8}}?"
-    r"(?:大道|大街|胡同|路|街|巷|弄|道))"
+    r"(?:大道|大街|胡同|小区|大厦|路|街|巷|弄|道|村|里|苑))"
 )
 _DOOR = rf"(?:{_SP}(?:附{_SP})?{_NUM}{_SP}(?:号院|号|弄|巷))"
 _UNITS = r"(?:号楼|栋|幢|座|单元|楼|层|室|号|户|门|组|社)"
