@@ -530,10 +530,11 @@ def bank_card(rng: random.Random) -> str:
     return body + luhn.calc_check_digit(body)
 
 
-def obfuscated_note(case: cases_pb2.Case, rng: random.Random) -> str:
-    """A caseworker's note of about 200-500 characters about ``case``'s person that writes their
-    resident id, phone, a bank card, the street part of the address and the names of the person
-    and their relatives, the numbers each in a random ``written_number`` form."""
+def obfuscated_note(case: cases_pb2.Case, rng: random.Random, *, min_length: int = 200) -> str:
+    """A caseworker's note of ``min_length`` characters or a little more about ``case``'s person
+    that writes their resident id, phone, a bank card, the street part of the address and the
+    names of the person and their relatives, the numbers each in a random ``written_number``
+    form; ordinary sentences fill it up to length."""
     p = case.person
     road = p.address.split(p.community, 1)[-1] if p.community in p.address else p.address
     pieces = [
@@ -562,8 +563,9 @@ def obfuscated_note(case: cases_pb2.Case, rng: random.Random) -> str:
     )
     rng.shuffle(pieces)
     note = "".join(pieces)
-    for sentence in rng.sample(filler, len(filler)):
-        if len(note) >= 200:
-            break
-        note += sentence
+    while len(note) < min_length:
+        for sentence in rng.sample(filler, len(filler)):
+            if len(note) >= min_length:
+                break
+            note += sentence
     return note
