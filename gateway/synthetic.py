@@ -460,3 +460,112 @@ def _years_before(day: date, years: int) -> date:
         return day.replace(year=day.year - years)
     except ValueError:  # 29 February in a year without one
         return day.replace(year=day.year - years, day=28)
+
+
+# -- identifiers written the way caseworkers and adversaries write them ---------------------------
+
+_FULL_WIDTH = str.maketrans("0123456789Xx", "０１２３４５６７８９Ｘｘ")
+_NUMERALS = ("〇一二三四五六七八九", "零幺两三四五六七八九", "零壹贰叁肆伍陆柒捌玖")
+_GROUP_SEPARATORS = (" ", "-", ".", "/", " - ", "　", "－", "．", "—", "·")
+# Every way ``written_number`` can write a number; a leak scan can ask for each in turn.
+NUMBER_FORMS = (
+    "plain",
+    "grouped",
+    "full-width",
+    "numerals",
+    "mixed",
+    "zero-width",
+    "irregular-groups",
+)
+
+
+def written_number(digits: str, rng: random.Random, form: str | None = None) -> str:
+    """``digits`` (a resident id, phone or card) written in one of ``NUMBER_FORMS``: in groups
+    with spaces, dashes, dots or slashes (also full-width), in full-width digits, in Chinese
+    numerals (〇一二, 幺, 两, 壹贰叁), mixed digit by digit, with zero-width spaces, or split
+    at random places."""
+    form = form or rng.choice(NUMBER_FORMS)
+    if form not in NUMBER_FORMS:
+        raise ValueError(f"expected a form in {NUMBER_FORMS}, got {form!r}")
+    if form == "plain":
+        return digits
+    if form == "grouped":
+        sizes = {18: (6, 4, 4, 4), 15: (6, 6, 3), 11: (3, 4, 4)}.get(len(digits), (4,) * 5)
+        return _grouped(digits, sizes, rng.choice(_GROUP_SEPARATORS))
+    if form == "full-width":
+        return digits.translate(_FULL_WIDTH)
+    if form == "numerals":
+        table = rng.choice(_NUMERALS)
+        return "".join(table[int(d)] if d.isdigit() else d for d in digits)
+    if form == "mixed":
+        table = rng.choice(_NUMERALS)
+        return "".join(
+            rng.choice((d, d.translate(_FULL_WIDTH), table[int(d)] if d.isdigit() else d))
+            for d in digits
+        )
+    if form == "zero-width":
+        return "\u200b".join(digits)
+    cuts = sorted(rng.sample(range(1, len(digits)), k=min(3, len(digits) - 1)))
+    pieces = [digits[a:b] for a, b in zip([0, *cuts], [*cuts, len(digits)], strict=True)]
+    return rng.choice(_GROUP_SEPARATORS).join(pieces)
+
+
+def _grouped(digits: str, sizes: tuple[int, ...], separator: str) -> str:
+    pieces, at = [], 0
+    for size in sizes:
+        if at >= len(digits):
+            break
+        pieces.append(digits[at : at + size])
+        at += size
+    if at < len(digits):
+        pieces.append(digits[at:])
+    return separator.join(pieces)
+
+
+def bank_card(rng: random.Random) -> str:
+    """A 16 or 19 digit card number under a UnionPay-like 62 prefix, with a Luhn check digit."""
+    from stdnum import luhn
+
+    body = "62" + "".join(str(rng.randrange(10)) for _ in range(rng.choice((13, 16))))
+    return body + luhn.calc_check_digit(body)
+
+
+def obfuscated_note(case: cases_pb2.Case, rng: random.Random, *, min_length: int = 200) -> str:
+    """A caseworker's note of ``min_length`` characters or a little more about ``case``'s person
+    that writes their resident id, phone, a bank card, the street part of the address and the
+    names of the person and their relatives, the numbers each in a random ``written_number``
+    form; ordinary sentences fill it up to length."""
+    p = case.person
+    road = p.address.split(p.community, 1)[-1] if p.community in p.address else p.address
+    pieces = [
+        f"{rng.choice(('今日入户走访', '电话回访', '社区反映'))}：{p.name}，"
+        f"住{p.community}{road if rng.random() < 0.5 else ''}。",
+        f"身份证{rng.choice(('', '号', '号码', '：'))}{written_number(p.resident_id, rng)}，"
+        "与户籍系统核对一致。",
+        f"{rng.choice(('联系电话', '手机号', '电话', 'tel:'))}{written_number(p.phone, rng)}，"
+        f"{rng.choice(('本人使用', '白天可接通', '微信同号'))}。",
+        f"住址：{road}，{rng.choice(('楼道狭窄', '房屋老旧漏雨', '无电梯，上下楼困难'))}。",
+        f"救助金发放至{rng.choice(('本人', '代理人'))}"
+        f"银行卡{written_number(bank_card(rng), rng)}。",
+    ]
+    for relative in case.relatives:
+        pieces.append(
+            f"{relative.relationship}{relative.name}{_relative_note(rng)}，"
+            f"其电话{written_number(mobile_number(rng), rng)}。"
+        )
+    filler = (
+        "家中经济来源主要依靠临时务工收入，开支以医药费为主。",
+        "屋内陈设简陋，冬季取暖困难，需要棉被和取暖器。",
+        "本人情绪低落，对后续治疗费用十分担忧。",
+        "社区网格员每周上门一次，了解生活情况。",
+        "已告知相关救助政策，建议尽快补充申请材料。",
+        f"{p.name}表示愿意配合后续帮扶工作。",
+    )
+    rng.shuffle(pieces)
+    note = "".join(pieces)
+    while len(note) < min_length:
+        for sentence in rng.sample(filler, len(filler)):
+            if len(note) >= min_length:
+                break
+            note += sentence
+    return note

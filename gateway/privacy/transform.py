@@ -27,7 +27,7 @@ from gateway.errors import PermissionDenied
 from gateway.keys import KeyRing
 from gateway.privacy import generalise
 from gateway.privacy.pseudonyms import pseudonym_for
-from gateway.privacy.scrub import scrub_narrative
+from gateway.privacy.scrub import KnownValue, known_values, scrub_narrative
 
 ACTIONS = frozenset({"plain", "pseudonymise", "generalise", "mask", "drop", "scrub"})
 GENERALISED_NAMES: Mapping[str, str] = {
@@ -96,46 +96,33 @@ def apply_obligations(
     return Released(values=values, fields=tuple(fields))
 
 
-def known_values(record: Mapping[str, object]) -> list[str]:
-    """Every value of ``record`` a narrative must not repeat: the person's and relatives' names
-    (and given names, which narratives use alone), resident id, phone and address."""
-    found: list[str] = []
-    names = [record.get("name")]
-    relatives = record.get("relatives")
-    if isinstance(relatives, list):
-        names += [r.get("name") for r in relatives if isinstance(r, Mapping)]
-    for name in names:
-        if isinstance(name, str) and name.strip():
-            found.append(name.strip())
-            given = name.strip()[len(generalise.surname_of(name)) :]
-            if len(given) >= 2:
-                found.append(given)
-    for field in ("resident_id", "phone", "address"):
-        value = record.get(field)
-        if isinstance(value, str) and value.strip():
-            found.append(value.strip())
-    return found
-
-
 # Fields whose own text a narrative may repeat; when the field is not released plain, the
 # narrative must not release it either (a note that says "月收入约4108元" releases the income).
-_WITHHELD_TEXT = ("community", "health_condition", "disability", "assistance_status")
+# Each is replaced by the tag of what it is, never taken for a name.
+_WITHHELD_TEXT = {
+    "community": "[社区]",
+    "health_condition": "[健康状况]",
+    "disability": "[残疾情况]",
+    "assistance_status": "[救助类别]",
+}
+_INCOME_TAG = "[收入]"
+_AGE_TAG = "[年龄]"
 
 
 def withheld_values(
     record: Mapping[str, object], actions: Mapping[str, str], today: date
-) -> list[str]:
+) -> list[KnownValue]:
     """Values of fields not released plain, in the forms a caseworker's note would use them:
     the text itself, the monthly income in yuan, the exact age ("52岁")."""
-    found: list[str] = []
-    for field in _WITHHELD_TEXT:
+    found: list[KnownValue] = []
+    for field, tag in _WITHHELD_TEXT.items():
         value = record.get(field)
         if actions.get(field) != "plain" and isinstance(value, str) and len(value.strip()) >= 2:
-            found.append(value.strip())
+            found.append(KnownValue(value.strip(), tag))
     income = record.get("monthly_income")
     if actions.get("monthly_income") != "plain" and isinstance(income, int) and income >= 10000:
         yuan, fen = divmod(income, 100)
-        found.append(f"{yuan}.{fen:02d}" if fen else str(yuan))
+        found.append(KnownValue(f"{yuan}.{fen:02d}" if fen else str(yuan), _INCOME_TAG))
     born = record.get("birth_date")
     if actions.get("birth_date") != "plain" and isinstance(born, str):
         try:
@@ -144,7 +131,7 @@ def withheld_values(
             birth = None
         if birth is not None:
             age = today.year - birth.year - ((today.month, today.day) < (birth.month, birth.day))
-            found += [f"{age}岁", f"{age}周岁"]
+            found += [KnownValue(f"{age}岁", _AGE_TAG), KnownValue(f"{age}周岁", _AGE_TAG)]
     return found
 
 
@@ -180,7 +167,7 @@ def _transform(
     keys: KeyRing,
     recipient: str,
     today: date,
-    known: list[str],
+    known: list[KnownValue],
 ) -> tuple[str, object]:
     if action == "plain":
         return field, _copied(value)

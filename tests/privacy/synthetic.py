@@ -3,6 +3,8 @@ strategies built on them. Faker is seeded from hypothesis, so failures shrink an
 
 from __future__ import annotations
 
+import random
+from datetime import date, timedelta
 from typing import Any
 
 from faker import Faker
@@ -10,6 +12,7 @@ from hypothesis import strategies as st
 from stdnum import luhn
 
 from gateway.keys import KeyRing
+from gateway.synthetic import NUMBER_FORMS, bank_card, mobile_number, resident_id, written_number
 
 # A fixed master key: tests are reproducible and the key is obviously not a deployment's.
 TEST_MASTER = bytes(range(32))
@@ -18,8 +21,17 @@ KEYS = KeyRing(TEST_MASTER)
 _FAKE = Faker("zh_CN")
 FULL_WIDTH = str.maketrans("0123456789Xx", "０１２３４５６７８９Ｘｘ")
 
-# Chinese filler without digits, so that every digit in a generated narrative is an identifier.
-HAN = st.characters(min_codepoint=0x4E00, max_codepoint=0x9FA5)
+# Chinese filler without digits, so that every digit in a generated narrative is an identifier:
+# no Chinese numerals either (the scrubber reads 一三八 as 138), nor the characters that make an
+# address (路, 号, 栋...) or introduce a WeChat id, which the scrubber removes by structure.
+_NOT_FILLER = frozenset(
+    "〇一二三四五六七八九十百千万零两幺壹贰叁肆伍陆柒捌玖"  # numerals
+    "路街巷弄号栋幢座单元楼层室户门组社道"  # address units
+    "微威薇信"  # WeChat
+)
+HAN = st.characters(min_codepoint=0x4E00, max_codepoint=0x9FA5).filter(
+    lambda c: c not in _NOT_FILLER
+)
 FILLER_CHARS = st.one_of(HAN, st.sampled_from(list("，。、；：！？（）“”《》 -abcXYZx")))
 filler = st.text(FILLER_CHARS, max_size=12)
 
@@ -82,6 +94,42 @@ def written_bank_cards(draw: st.DrawFn) -> str:
     if draw(st.booleans()):
         return " ".join(card[i : i + 4] for i in range(0, len(card), 4))
     return card
+
+
+@st.composite
+def obfuscated_numbers(draw: st.DrawFn, digits: str) -> str:
+    """``digits`` in one of the forms of ``gateway.synthetic.written_number`` (groups, full-width,
+    Chinese numerals, mixed, zero-width, random splits), drawn by hypothesis."""
+    form = draw(st.sampled_from(NUMBER_FORMS))
+    return written_number(digits, random.Random(draw(seeds)), form)
+
+
+@st.composite
+def synthetic_people(draw: st.DrawFn) -> dict[str, Any]:
+    """A record with a GB 11643 resident id, a mobile, a bank card, a street address and two
+    relatives, its numbers drawn with ``gateway.synthetic``'s generators."""
+    rng = random.Random(draw(seeds))
+    f = fake(draw(seeds))
+    born = date(1930, 1, 1) + timedelta(days=rng.randrange(365 * 90))
+    male = rng.random() < 0.5
+    road = f"{rng.choice(('石子山路', '建新北路', '郭家沱路', '鱼嘴大道'))}{rng.randint(1, 399)}号"
+    road += (
+        f"{rng.randint(1, 30)}栋{rng.randint(1, 4)}单元{rng.randint(1, 33)}{rng.randint(1, 6):02d}"
+    )
+    return {
+        "resident_id": resident_id(born, male, rng),
+        "name": str(f.name()),
+        "phone": mobile_number(rng),
+        "bank_card": bank_card(rng),
+        "address": f"重庆市江北区大石坝街道南桥社区{road}",
+        "street": "大石坝街道",
+        "community": "南桥社区",
+        "road": road,
+        "relatives": [
+            {"name": str(f.name()), "relationship": "配偶"},
+            {"name": str(f.name()), "relationship": "儿子"},
+        ],
+    }
 
 
 def make_record(seed: int) -> dict[str, Any]:

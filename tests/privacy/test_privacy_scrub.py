@@ -1,137 +1,220 @@
-"""Scrubbing Chinese narratives: known values first, then resident ids (MOD 11-2), mobiles and
-Luhn-valid bank cards, with no reliance on word boundaries between Chinese and digits."""
+"""Scrubbing Chinese case notes: role tags for the record's known values, the position map back
+to the original text, and the properties that hold whatever the note (hypothesis): no valid
+resident id, mobile number or known value survives, scrubbing is idempotent, and text without
+identifiers is unchanged. The labelled adversarial notes are in test_privacy_scrub_corpus.py."""
 
 from __future__ import annotations
 
-import re
+import os
+import random
+from typing import Any
 
+import phonenumbers
 import pytest
-from hypothesis import assume, given
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
+from stdnum import luhn
+from stdnum.cn import ric
 
-from gateway.privacy.scrub import scrub_narrative
+from gateway.privacy.scrub import KnownValue, known_values, scrub_narrative, tags
+from gateway.privacy.scrub.normalise import SEPARATORS, canonical
+from gateway.synthetic import NUMBER_FORMS, written_number
 
-from .synthetic import (
-    FULL_WIDTH,
-    HAN,
-    fake,
-    filler,
-    seeds,
-    written_bank_cards,
-    written_mobiles,
-    written_resident_ids,
-)
+from .synthetic import HAN, filler, obfuscated_numbers, synthetic_people
 
 RID = "11010519491231002X"  # the GB 11643 standard's own example
-CARD = "6222021234567890128"  # 19 digits, Luhn-valid
-ANY_DIGIT = re.compile(r"[0-9０-９]")
 
 
-@pytest.mark.parametrize(
-    "written",
-    [RID, RID.lower(), "110105 19491231 002X", "110105-19491231-002X", RID.translate(FULL_WIDTH)],
-)
-def test_a_resident_id_inside_chinese_text_is_replaced(written: str) -> None:
-    assert scrub_narrative(f"身份证号{written}，已核实", []) == "身份证号[身份证号]，已核实"
+# -- what a reader could still find in a scrubbed note ----------------------------------------
 
 
-def test_an_id_ending_in_x_is_found_even_when_digits_follow() -> None:
-    assert scrub_narrative(f"证件{RID}13812345678", []) == "证件[身份证号][手机号]"
+def _numbers_in(text: str) -> list[str]:
+    """Every digit string a substring of ``text`` normalises to: from each digit, the digits that
+    follow with at most three separators between two of them, cut at every length."""
+    form = canonical(text)
+    found: list[str] = []
+    for start, char in enumerate(form):
+        if not ("0" <= char <= "9"):
+            continue
+        digits, gap = "", 0
+        for later in form[start:]:
+            if "0" <= later <= "9" or (later == "x" and len(digits) == 17):
+                digits += later
+                gap = 0
+                found.append(digits)
+                if len(digits) >= 19 or later == "x":
+                    break
+            elif later in SEPARATORS and digits and gap < 3:
+                gap += 1
+            else:
+                break
+    return found
 
 
-def test_eighteen_digits_with_a_wrong_check_digit_are_left_alone() -> None:
-    text = "档案编号110105194912310021号"
-    assert scrub_narrative(text, []) == text
+def _is_valid_resident_id(digits: str) -> bool:
+    if len(digits) != 18 or not digits[:17].isdigit():
+        return False
+    if ric.calc_check_digit(digits) != digits[17].upper():
+        return False
+    try:
+        ric.get_birth_date(digits.upper())
+    except Exception:
+        return False
+    return True
 
 
-def test_an_id_inside_a_longer_run_of_digits_is_not_an_id() -> None:
-    text = "流水号1110105194912310029"  # 19 digits, not Luhn-valid either
-    assert scrub_narrative(text, []) == text
-
-
-@pytest.mark.parametrize(
-    "written",
-    [
-        "13812345678",
-        "138 1234 5678",
-        "138-1234-5678",
-        "+86 138 1234 5678",
-        "+8613812345678",
-        "86-13812345678",
-        "１３８１２３４５６７８",
-    ],
-)
-def test_mobile_numbers_in_their_written_forms_are_replaced(written: str) -> None:
-    assert scrub_narrative(f"电话{written}（本人）", []) == "电话[手机号]（本人）"
-
-
-def test_numbers_that_are_not_mobiles_are_left_alone() -> None:
-    text = "座机023-67891234，补助12345678901元以内的12位编号123456789012"
-    assert scrub_narrative(text, []) == text
-
-
-@pytest.mark.parametrize("written", [CARD, "6222 0212 3456 7890 128", "4111111111111111"])
-def test_bank_cards_passing_luhn_are_replaced(written: str) -> None:
-    assert scrub_narrative(f"银行卡{written}已冻结", []) == "银行卡[银行卡号]已冻结"
-
-
-def test_sixteen_digits_failing_luhn_are_left_alone() -> None:
-    text = "银行卡4111111111111112已冻结"
-    assert scrub_narrative(text, []) == text
-
-
-def test_known_values_are_replaced_longest_first_with_a_placeholder_by_kind() -> None:
-    text = "张三丰的儿子张三住在江北区建新北路88号，身份证110105194912310021有误"
-    scrubbed = scrub_narrative(
-        text, ["张三", "张三丰", "江北区建新北路88号", "110105194912310021", ""]
+def _is_valid_mobile(digits: str) -> bool:
+    if len(digits) != 11 or digits[0] != "1":
+        return False
+    number = phonenumbers.parse(digits, "CN")
+    return phonenumbers.is_valid_number(number) and phonenumbers.number_type(number) in (
+        phonenumbers.PhoneNumberType.MOBILE,
+        phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE,
     )
-    assert scrubbed == "[姓名]的儿子[姓名]住在[已隐去]，身份证[已隐去]有误"
 
 
-def test_a_placeholder_is_never_rescanned_for_known_values() -> None:
-    assert scrub_narrative("李四说", ["李四", "姓名"]) == "[姓名]说"
+def _leaks(text: str) -> list[str]:
+    return [
+        digits
+        for digits in _numbers_in(text)
+        if _is_valid_resident_id(digits)
+        or _is_valid_mobile(digits)
+        or (len(digits) >= 16 and luhn.is_valid(digits))
+    ]
 
 
-def test_a_known_id_is_matched_whatever_the_case_of_its_x() -> None:
-    assert scrub_narrative(f"证号{RID.lower()}", [RID]) == "证号[身份证号]"
+def _compact(text: str) -> str:
+    return "".join(c for c in canonical(text) if c not in SEPARATORS)
+
+
+# -- known values and their tags ----------------------------------------------------------------
+
+
+def _record() -> dict[str, Any]:
+    return {
+        "name": "王建国",
+        "resident_id": "510220196001157418",
+        "phone": "18656126116",
+        "address": "重庆市江北区大石坝街道南桥社区石子山路123号30栋2单元1906",
+        "street": "大石坝街道",
+        "community": "南桥社区",
+        "assistance_status": "低保边缘",
+        "relatives": [{"name": "李秀英"}, {"name": "王磊"}],
+    }
+
+
+def test_known_values_carry_the_tag_of_their_role_in_the_record() -> None:
+    values = set(known_values(_record()))
+    assert {
+        KnownValue("王建国", "[申请人]"),
+        KnownValue("建国", "[申请人]"),
+        KnownValue("李秀英", "[家属1]"),
+        KnownValue("秀英", "[家属1]"),
+        KnownValue("王磊", "[家属2]"),
+        KnownValue("510220196001157418", "[身份证号]"),
+        KnownValue("18656126116", "[手机号]"),
+        KnownValue("南桥社区", "[社区]"),
+        KnownValue("石子山路123号30栋2单元1906", "[地址]"),
+    } <= values
+    assert not any(value.text == "低保边缘" for value in values)  # a status is no identifier
+
+
+def test_the_demo_community_and_assistance_status_are_not_taken_for_names() -> None:
+    note = "王建国住南桥社区，现享受低保边缘待遇。"
+    assert (
+        scrub_narrative(note, known_values(_record())) == "[申请人]住[社区]，现享受低保边缘待遇。"
+    )
+
+
+def test_a_bare_known_value_is_tagged_by_what_it_is_never_as_a_name() -> None:
+    note = f"南桥社区的张三，证号{RID}，电话13211535642"
+    scrubbed = scrub_narrative(note, ["南桥社区", "张三", RID, "13211535642"])
+    assert scrubbed == "[已隐去]的[已隐去]，证号[身份证号]，电话[手机号]"
+
+
+def test_a_tag_is_never_rescanned_for_known_values() -> None:
+    assert scrub_narrative("李四说", [KnownValue("李四", "[家属1]"), "家属"]) == "[家属1]说"
+
+
+def test_a_replacement_removes_exactly_the_original_span_with_its_separators() -> None:
+    note = "甲 ５１０２２０－１９６００１１５－７４１８ 乙"
+    assert scrub_narrative(note) == "甲 [身份证号] 乙"
+
+
+def test_the_issue_examples_are_scrubbed_without_the_record() -> None:
+    note = (
+        "身份证 510211 1995 0526 4126，手机号一三三八一三六三二六〇，"
+        "住址：石子山路123号30栋2单元1906"
+    )
+    assert scrub_narrative(note) == "身份证 [身份证号]，手机号[手机号]，住址：[地址]"
+
+
+def test_a_number_no_recogniser_can_place_is_removed_in_doubt() -> None:
+    assert scrub_narrative("编号 2026 1105 0012 345") == f"编号 {tags.UNPLACED_NUMBER}"
+
+
+@pytest.mark.parametrize("form", NUMBER_FORMS)
+def test_every_written_form_of_the_generator_is_scrubbed(form: str) -> None:
+    rng = random.Random(form)
+    for number, tag in ((RID, "[身份证号]"), ("13211535642", "[手机号]")):
+        note = f"号码{written_number(number, rng, form)}。"
+        assert scrub_narrative(note) == f"号码{tag}。", note
+
+
+def test_the_generator_refuses_a_form_it_does_not_know() -> None:
+    with pytest.raises(ValueError, match="expected a form in"):
+        written_number(RID, random.Random(1), "rot13")
+
+
+# -- properties ------------------------------------------------------------------------------------
 
 
 @st.composite
-def narratives(draw: st.DrawFn) -> tuple[str, list[str]]:
-    """A narrative mixing Chinese filler, identifiers in their written forms, and the record's
-    own names and address (Faker zh_CN); every digit in it belongs to an identifier."""
-    f = fake(draw(seeds))
-    known = [str(f.name()), str(f.name()), str(f.address())]
+def notes(draw: st.DrawFn) -> tuple[str, dict[str, Any]]:
+    """A synthetic person and a note embedding their identifiers, names and street address in
+    random obfuscated forms among random Chinese text."""
+    person = draw(synthetic_people())
+    names = [person["name"]] + [r["name"] for r in person["relatives"]]
     pieces = draw(
         st.lists(
             st.one_of(
-                written_resident_ids(),
-                written_mobiles(),
-                written_bank_cards(),
-                st.sampled_from(known),
+                obfuscated_numbers(person["resident_id"]),
+                obfuscated_numbers(person["phone"]),
+                obfuscated_numbers(person["bank_card"]),
+                st.sampled_from([*names, person["road"], person["community"]]),
             ),
             min_size=1,
-            max_size=6,
+            max_size=8,
         )
     )
-    # At least one character between pieces that is neither a digit nor a separator, or two
-    # numbers would run together into one that is neither.
+    # At least one Chinese character between pieces, or two numbers would run into one.
     glue = st.builds(lambda a, han, b: a + han + b, filler, HAN, filler)
     text = draw(filler)
     for piece in pieces:
         text += piece + draw(glue)
-    return text, known
+    return text, person
 
 
-@given(narratives())
-def test_a_scrubbed_narrative_keeps_no_identifier_and_no_known_value(
-    case: tuple[str, list[str]],
+@settings(suppress_health_check=[HealthCheck.too_slow], deadline=None)
+@given(notes())
+def test_a_scrubbed_note_keeps_no_valid_identifier_and_no_known_value(
+    case: tuple[str, dict[str, Any]],
 ) -> None:
-    text, known = case
+    text, person = case
+    known = known_values(person)
     scrubbed = scrub_narrative(text, known)
-    assert not ANY_DIGIT.search(scrubbed), scrubbed
+    assert not _leaks(scrubbed), scrubbed
     for value in known:
-        assert value not in scrubbed
+        assert _compact(value.text) not in _compact(scrubbed), (value, scrubbed)
+
+
+@settings(suppress_health_check=[HealthCheck.too_slow], deadline=None)
+@given(notes())
+def test_scrubbing_a_scrubbed_note_changes_nothing(case: tuple[str, dict[str, Any]]) -> None:
+    text, person = case
+    known = known_values(person)
+    once = scrub_narrative(text, known)
+    assert scrub_narrative(once, known) == once
 
 
 @st.composite
@@ -143,7 +226,37 @@ def innocent_texts(draw: st.DrawFn) -> str:
     return draw(filler) + "".join(w + d for w, d in parts) + draw(filler)
 
 
+@settings(deadline=None)
 @given(text=innocent_texts(), known=st.lists(st.text(HAN, min_size=2, max_size=4), max_size=3))
 def test_text_without_identifiers_or_known_values_is_unchanged(text: str, known: list[str]) -> None:
-    assume(not any(value in text for value in known))
+    assume(not any(_compact(value) in _compact(text) for value in known))
     assert scrub_narrative(text, known) == text
+
+
+# -- fuzz target -------------------------------------------------------------------------------
+# Arbitrary unicode, with identifiers in random forms mixed in. Bounded for CI; a longer run:
+# AIDBRIDGE_FUZZ_EXAMPLES=100000 ./dev test tests/privacy/test_privacy_scrub.py -k fuzz
+_FUZZ_EXAMPLES = int(os.environ.get("AIDBRIDGE_FUZZ_EXAMPLES", "200"))
+
+
+@st.composite
+def fuzz_notes(draw: st.DrawFn) -> str:
+    noise = st.text(max_size=40)
+    pieces = draw(
+        st.lists(
+            st.one_of(noise, obfuscated_numbers(RID), obfuscated_numbers("13211535642")),
+            max_size=6,
+        )
+    )
+    return "".join(pieces)
+
+
+@settings(max_examples=_FUZZ_EXAMPLES, deadline=None)
+@given(text=fuzz_notes(), known=st.lists(st.text(max_size=8), max_size=3))
+def test_fuzz_the_scrubber_never_raises_and_never_lets_an_identifier_through(
+    text: str, known: list[str]
+) -> None:
+    scrubbed = scrub_narrative(text, known)
+    assert isinstance(scrubbed, str)
+    assert not _leaks(scrubbed), (text, scrubbed)
+    assert scrub_narrative(scrubbed, known) == scrubbed
