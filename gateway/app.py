@@ -15,7 +15,7 @@ from gateway.policy.catalogue import Catalogue
 from gateway.policy.engine import PolicyEngine, load_engine
 from gateway.privacy.crypto import FieldCipher
 from gateway.privacy.pseudonyms import pseudonym_for, subject_index
-from gateway.store import Store
+from gateway.store import Store, idempotency
 from gateway.store.group_commit import GroupCommitWriter
 
 LEDGER_RECIPIENT = "ledger"
@@ -48,11 +48,14 @@ class Gateway:
             clock,
             EntryAuthenticator.from_keyring(keys),
         )
+        cipher = FieldCipher.from_keyring(keys)
+        # Responses kept for idempotency by a store written before they were sealed.
+        idempotency.seal_plain_rows(store, cipher)
         return cls(
             config=config,
             store=store,
             keys=keys,
-            cipher=FieldCipher.from_keyring(keys),
+            cipher=cipher,
             engine=engine
             or load_engine(
                 config.bundle_path, opa_url=config.opa_url or None, timeout_s=config.opa_timeout_s

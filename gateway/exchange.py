@@ -33,7 +33,7 @@ from gateway import errors
 from gateway.app import Gateway
 from gateway.ledger import entry as ledger_entry
 from gateway.policy.engine import Decision
-from gateway.store import StoreRefused, StoreUnavailable
+from gateway.store import StoreRefused, StoreUnavailable, idempotency
 from gateway.store.models import IdempotentRequest, RevokedCertificate
 
 M = TypeVar("M", bound=Message)
@@ -206,7 +206,8 @@ def remember(
     produce: Callable[[], M],
 ) -> M:
     """Idempotency: the first call with ``request_id`` runs ``produce``; a retry with the same
-    content gets the same response; the same id with other content is an error."""
+    content gets the same response; the same id with other content is an error. The kept
+    response is sealed at rest (``gateway.store.idempotency``)."""
     if not request_id:
         raise errors.InvalidArgument("request_id is required", field="request_id")
     if len(request_id) > 100:
@@ -219,7 +220,7 @@ def remember(
                 f"request_id {request_id!r} was already used with different content",
                 field="request_id",
             )
-        return response_type.FromString(seen.response)
+        return response_type.FromString(idempotency.open_sealed(call.app.cipher, seen))
     response = produce()
     session.add(
         IdempotentRequest(
@@ -227,7 +228,11 @@ def remember(
             request_id=request_id,
             method=call.method,
             request_digest=request_digest,
-            response=response.SerializeToString(deterministic=True),
+            response=idempotency.seal(
+                call.app.cipher,
+                (call.caller.org, request_id, call.method),
+                response.SerializeToString(deterministic=True),
+            ),
             created_at_ns=call.now_ns,
         )
     )
