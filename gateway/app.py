@@ -11,6 +11,7 @@ from gateway.keys import KeyRing
 from gateway.ledger.authenticator import EntryAuthenticator
 from gateway.ledger.checkpoint import verifier_key
 from gateway.ledger.log import Ledger
+from gateway.ledger.witness_publishing import WitnessPublisher, configured_witnesses
 from gateway.policy.catalogue import Catalogue
 from gateway.policy.engine import PolicyEngine, load_engine
 from gateway.privacy.crypto import FieldCipher
@@ -32,6 +33,8 @@ class Gateway:
     ledger: Ledger
     clock: Clock
     writer: GroupCommitWriter
+    # Witness cosignatures and checkpoint publication (k of n), gateway.ledger.witness_publishing.
+    publisher: WitnessPublisher
 
     @classmethod
     def open(
@@ -64,6 +67,14 @@ class Gateway:
             ledger=ledger,
             clock=clock,
             writer=GroupCommitWriter(store),
+            publisher=WitnessPublisher(
+                store,
+                ledger,
+                configured_witnesses(config.witnesses),
+                clock,
+                quorum=config.witness_quorum,
+                timeout_s=config.witness_timeout_s,
+            ),
         )
 
     @property

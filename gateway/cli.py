@@ -30,7 +30,12 @@ app = typer.Typer(
 certs_app = typer.Typer(help="Development CA and organisation certificates.", no_args_is_help=True)
 orgs_app = typer.Typer(help="The organisations the gateway knows.", no_args_is_help=True)
 audit_app = typer.Typer(help="Verify and inspect the ledger.", no_args_is_help=True)
+witness_app = typer.Typer(
+    help="Run a witness that cosigns a gateway's checkpoints (C2SP tlog-witness).",
+    no_args_is_help=True,
+)
 app.add_typer(certs_app, name="certs")
+app.add_typer(witness_app, name="witness")
 app.add_typer(orgs_app, name="orgs")
 app.add_typer(audit_app, name="audit")
 
@@ -144,10 +149,15 @@ def serve(
     except ConfigError as exc:
         _fail(str(exc))
     _require_gateway(config)
+    from gateway.ledger.witness_publishing import WitnessConfigError
+
     try:
         # One gateway per working directory, held for the process's lifetime.
         with serving_lock(config.work_dir):
-            gateway = Gateway.open(config)
+            try:
+                gateway = Gateway.open(config)
+            except WitnessConfigError as exc:
+                _fail(f"{config.work_dir / 'aidbridge.toml'}: {exc}")
             try:
                 asyncio.run(run_server(gateway))
             finally:
@@ -488,6 +498,116 @@ def audit_checkpoint(
         return
     out.write_text(latest.note, encoding="utf-8")
     _say(f"checkpoint of {latest.size} entries written to {out}")
+
+
+# --- witnesses (gateway/ledger/witness.py, witness_http.py) --------------------------------------
+
+WITNESS_STATE = typer.Option(
+    Path("aidbridge-witness"),
+    "--state",
+    envvar="AIDBRIDGE_WITNESS_STATE",
+    help="The witness's state directory (its key, the logs it witnesses, what it cosigned).",
+)
+
+
+@witness_app.command("init")
+def witness_init(
+    name: str = typer.Option(
+        ..., "--name", help="The witness's key name, a schema-less URL (e.g. example.org/witness)."
+    ),
+    log_vkeys: list[str] = typer.Option(
+        [], "--log", help="A log's verifier key (the gateway's keys/checkpoint.vkey); repeatable."
+    ),
+    state: Path = WITNESS_STATE,
+) -> None:
+    """Create a witness: a new Ed25519 key and the logs it cosigns. Prints its vkey, which the
+    gateway's aidbridge.toml names under [[witnesses]]."""
+    from gateway.ledger.witness import WitnessSetupError, init_witness
+
+    vkeys = [_read_vkey(v) for v in log_vkeys]
+    try:
+        witness = init_witness(state, name, vkeys)
+    except (WitnessSetupError, ValueError) as exc:
+        _fail(str(exc))
+    _say(f"witness {witness.name} in {state}")
+    _say(f"witness verifying key: {witness.vkey}")
+    for origin in witness.origins:
+        _say(f"witnesses log {origin}")
+
+
+@witness_app.command("add-log")
+def witness_add_log(
+    vkey: str = typer.Argument(..., help="The log's verifier key, or a file holding it."),
+    state: Path = WITNESS_STATE,
+) -> None:
+    """Cosign one more log's checkpoints (restart a running witness to take it up)."""
+    from gateway.ledger.witness import WitnessSetupError, add_log
+
+    try:
+        origin = add_log(state, _read_vkey(vkey))
+    except WitnessSetupError as exc:
+        _fail(str(exc))
+    _say(f"the witness in {state} now witnesses {origin}")
+
+
+@witness_app.command("vkey")
+def witness_show_vkey(state: Path = WITNESS_STATE) -> None:
+    """Print the witness's verifying key (C2SP vkey, cosignature/v1 Ed25519)."""
+    from gateway.ledger.witness import Witness, WitnessSetupError
+
+    try:
+        witness = Witness(state)
+    except WitnessSetupError as exc:
+        _fail(str(exc))
+    _say(witness.vkey)
+
+
+@witness_app.command("serve")
+def witness_serve(
+    state: Path = WITNESS_STATE,
+    listen: str = typer.Option("127.0.0.1:7380", help="HOST:PORT to serve add-checkpoint on."),
+    prefix: str = typer.Option("", help="URL prefix before /add-checkpoint."),
+) -> None:
+    """Serve POST <prefix>/add-checkpoint until SIGINT/SIGTERM: verify the log's signature and
+    the consistency proof from the last checkpoint cosigned, then cosign; refuse otherwise."""
+    from gateway.ledger.witness import Witness, WitnessSetupError
+    from gateway.ledger.witness_http import WitnessHTTPServer
+    from gateway.logging import configure
+
+    configure()
+    try:
+        witness = Witness(state)
+    except WitnessSetupError as exc:
+        _fail(str(exc))
+    host, _, port_text = listen.rpartition(":")
+    if not host or not port_text.isdigit():
+        _fail(f"--listen: expected HOST:PORT, found {listen!r}")
+    try:
+        server = WitnessHTTPServer((host, int(port_text)), witness, prefix)
+    except OSError as exc:
+        _fail(f"could not listen on {listen}: {exc.strerror}")
+
+    def stop(_signum: int, _frame: object) -> None:
+        # shutdown() waits for serve_forever, which runs in this thread: stop it from another.
+        import threading
+
+        threading.Thread(target=server.shutdown, daemon=True).start()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    _say(f"witness {witness.name} serving {server.url}{'/add-checkpoint'}")
+    sys.stdout.flush()
+    try:
+        server.serve_forever()
+    finally:
+        server.server_close()
+
+
+def _read_vkey(value: str) -> str:
+    candidate = Path(value)
+    if candidate.is_file():
+        return candidate.read_text(encoding="utf-8").strip()
+    return value.strip()
 
 
 def _mount_optional() -> None:

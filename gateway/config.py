@@ -28,6 +28,23 @@ class ConfigError(Exception):
 
 
 @dataclass(frozen=True)
+class WitnessEndpoint:
+    """A witness the gateway asks for cosignatures (C2SP tlog-witness): its key name, its
+    cosignature vkey, and the URL prefix of its add-checkpoint endpoint. In aidbridge.toml::
+
+        witness_quorum = 2          # publish a checkpoint only once 2 witnesses cosigned it
+        [[witnesses]]
+        name = "supervision.jiangbei.example/witness"
+        vkey = "supervision.jiangbei.example/witness+1a2b3c4d+BE..."
+        url = "http://10.0.0.7:7380"
+    """
+
+    name: str
+    vkey: str
+    url: str
+
+
+@dataclass(frozen=True)
 class Config:
     work_dir: Path
     db_url: str = ""
@@ -44,6 +61,13 @@ class Config:
     deletion_deadline_days: int = 30
     referral_respond_days: int = 14
     insecure_plaintext: bool = False
+    # Witnesses (gateway.ledger.witness_publishing): who cosigns checkpoints, how many must
+    # have cosigned one before it is published (0: publish every checkpoint at once), how often
+    # they are asked, and how long one may take to answer.
+    witnesses: tuple[WitnessEndpoint, ...] = ()
+    witness_quorum: int = 0
+    witness_interval_s: float = 1.0
+    witness_timeout_s: float = 2.0
 
     # Paths derived from the working directory.
     @property
@@ -84,7 +108,7 @@ def load_config(work_dir: Path | str, **overrides: Any) -> Config:
             raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
     for name in _TYPES:
         env = os.environ.get(f"AIDBRIDGE_{name.upper()}")
-        if env is not None and name != "work_dir":
+        if env is not None and name not in {"work_dir", "witnesses"}:
             values[name] = env
     values.update({k: v for k, v in overrides.items() if v is not None})
     unknown = set(values) - set(_TYPES) - {"work_dir"}
@@ -96,7 +120,34 @@ def load_config(work_dir: Path | str, **overrides: Any) -> Config:
         raise ConfigError(
             f"setting store_timeout_s: expected seconds > 0, found {config.store_timeout_s!r}"
         )
+    if not 0 <= config.witness_quorum <= len(config.witnesses):
+        raise ConfigError(
+            f"setting witness_quorum: expected 0 to {len(config.witnesses)} (the witnesses "
+            f"configured), found {config.witness_quorum}"
+        )
+    names = [w.name for w in config.witnesses]
+    if len(set(names)) != len(names):
+        raise ConfigError("setting witnesses: two witnesses share a name")
     return config
+
+
+def _witnesses(value: Any) -> tuple[WitnessEndpoint, ...]:
+    if not isinstance(value, list | tuple):
+        raise ConfigError("setting witnesses: expected [[witnesses]] tables")
+    found = []
+    for number, item in enumerate(value, start=1):
+        if isinstance(item, WitnessEndpoint):
+            found.append(item)
+            continue
+        if not isinstance(item, dict) or set(item) != {"name", "vkey", "url"}:
+            raise ConfigError(
+                f"setting witnesses[{number}]: expected exactly name, vkey and url, found "
+                f"{sorted(item) if isinstance(item, dict) else type(item).__name__}"
+            )
+        if not all(isinstance(item[k], str) and item[k] for k in ("name", "vkey", "url")):
+            raise ConfigError(f"setting witnesses[{number}]: name, vkey and url must be text")
+        found.append(WitnessEndpoint(item["name"], item["vkey"], item["url"]))
+    return tuple(found)
 
 
 def write_config(config: Config) -> Path:
@@ -104,11 +155,14 @@ def write_config(config: Config) -> Path:
     default = Config(work_dir=config.work_dir)
     lines = ["# AidBridge gateway configuration (see gateway/config.py)"]
     for f in fields(Config):
-        if f.name == "work_dir":
+        if f.name in {"work_dir", "witnesses"}:
             continue
         value = getattr(config, f.name)
         if value != getattr(default, f.name):
             lines.append(f"{f.name} = {_toml_value(value)}")
+    for witness in config.witnesses:
+        lines += ["", "[[witnesses]]"]
+        lines += [f"{k} = {_toml_value(getattr(witness, k))}" for k in ("name", "vkey", "url")]
     path = config.work_dir / CONFIG_FILE
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path
@@ -116,6 +170,8 @@ def write_config(config: Config) -> Path:
 
 def _coerce(name: str, value: Any) -> Any:
     kind = _TYPES[name]
+    if name == "witnesses":
+        return _witnesses(value)
     try:
         if kind == "bool" and isinstance(value, str):
             if value.lower() not in {"1", "0", "true", "false", "yes", "no"}:

@@ -331,6 +331,20 @@ async def run_sequencer(app: Gateway, stop: asyncio.Event) -> None:
             await asyncio.wait_for(stop.wait(), timeout=interval)
 
 
+async def run_witnesses(app: Gateway, stop: asyncio.Event) -> None:
+    """Ask the configured witnesses to cosign the latest checkpoint, every witness interval. A
+    witness down or refusing delays publication only; calls never wait for it."""
+    if not app.publisher.witnesses:
+        return
+    while not stop.is_set():
+        try:
+            await asyncio.to_thread(app.publisher.collect)
+        except Exception as exc:  # the next round asks again
+            log.error("witnessing failed", error=type(exc).__name__, detail=str(exc)[:200])
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=app.config.witness_interval_s)
+
+
 async def run_sweeps(app: Gateway, stop: asyncio.Event) -> None:
     """Expire consents and referrals whose time has passed, every sweep interval."""
     while not stop.is_set():
@@ -385,6 +399,7 @@ async def serve(app: Gateway, *, on_ready: Callable[[int], None] | None = None) 
     workers = [
         asyncio.create_task(run_sequencer(app, workers_stop)),
         asyncio.create_task(run_sweeps(app, workers_stop)),
+        asyncio.create_task(run_witnesses(app, workers_stop)),
     ]
     log.info("serving", port=port, tls=tls is not None, revision=app.engine.revision)
     if on_ready:
@@ -539,6 +554,7 @@ class BackgroundServer:
         workers = [
             asyncio.create_task(run_sequencer(self.app, workers_stop)),
             asyncio.create_task(run_sweeps(self.app, workers_stop)),
+            asyncio.create_task(run_witnesses(self.app, workers_stop)),
         ]
         self._ready.set()
         await self._stop.wait()

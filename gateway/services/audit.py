@@ -12,11 +12,13 @@ from sqlalchemy.orm import Session
 
 from aidbridge.v1 import audit_pb2, audit_pb2_grpc
 from gateway import errors
+from gateway.access_report.lines import ReportLine, report_lines
 from gateway.exchange import Call
 from gateway.ledger import log as ledger_log
+from gateway.ledger.witness_publishing import PublishedCheckpoint
 from gateway.services import convert
 from gateway.services.base import Servicer
-from gateway.store.models import LedgerEntry
+from gateway.store.models import Case, LedgerEntry
 
 LEDGER = {"kind": "ledger"}
 MAX_ROW_ID = 2**63 - 1  # page tokens are ledger row ids: BIGINT
@@ -85,6 +87,13 @@ class AuditService(Servicer, audit_pb2_grpc.AuditServiceServicer):
         response = audit_pb2.QueryLedgerResponse(entries=[entry_message(r) for r in rows[:size]])
         if len(rows) > size:
             response.next_page_token = str(rows[size - 1].id)
+        if request.with_proofs:
+            published = call.app.publisher.published(session)
+            if published is not None:
+                response.checkpoint.CopyFrom(_checkpoint_message(published))
+                for entry in response.entries:
+                    if 0 <= entry.index < published.size:
+                        entry.inclusion.CopyFrom(_inclusion(call, entry.index, published.size))
         return response
 
     async def GetCheckpoint(
@@ -94,11 +103,7 @@ class AuditService(Servicer, audit_pb2_grpc.AuditServiceServicer):
 
     def _checkpoint(self, session: Session, call: Call) -> audit_pb2.Checkpoint:
         call.decide(resource=LEDGER)
-        latest = call.app.ledger.latest_checkpoint()
-        if latest is None:
-            raise errors.FailedPrecondition("no checkpoint has been signed yet")
-        note, size, root = latest
-        return audit_pb2.Checkpoint(note=note, tree_size=size, root_hash=_b64(root))
+        return _checkpoint_message(_require_published(session, call))
 
     async def GetInclusionProof(
         self, request: audit_pb2.GetInclusionProofRequest, context: grpc.aio.ServicerContext
@@ -147,8 +152,102 @@ class AuditService(Servicer, audit_pb2_grpc.AuditServiceServicer):
             problems=list(report.problems),
         )
 
+    async def GetAccessReport(
+        self, request: audit_pb2.GetAccessReportRequest, context: grpc.aio.ServicerContext
+    ) -> audit_pb2.AccessReport:
+        return await self.run_read(context, request, self._access_report)
+
+    def _access_report(self, session: Session, call: Call) -> audit_pb2.AccessReport:
+        request: audit_pb2.GetAccessReportRequest = call.request  # type: ignore[assignment]
+        if not request.resident_id:
+            raise errors.InvalidArgument("resident_id is required", field="resident_id")
+        app = call.app
+        subject = app.ledger_subject(request.resident_id)
+        call.facts.subject = subject
+        call.decide(resource=_person_resource(session, call, request.resident_id))
+        published = app.publisher.published(session)
+        size = published.size if published else 0
+        lines = report_lines(session, subject, tree_size=size, prove=app.ledger.inclusion_proof)
+        report = audit_pb2.AccessReport(
+            subject=subject,
+            generated_at=convert.timestamp(call.now_ns),
+            lines=[_report_line(call, line) for line in lines],
+        )
+        if published is not None:
+            report.checkpoint.CopyFrom(_checkpoint_message(published))
+        return report
+
     async def ExportLedger(
         self, request: audit_pb2.ExportLedgerRequest, context: grpc.aio.ServicerContext
     ) -> Any:
         await self.unimplemented(context, request)
         yield audit_pb2.LedgerEntry()  # pragma: no cover - unimplemented aborts first
+
+
+def _require_published(session: Session, call: Call) -> PublishedCheckpoint:
+    publisher = call.app.publisher
+    published = publisher.published(session)
+    if published is not None:
+        return published
+    if publisher.quorum:
+        raise errors.FailedPrecondition(
+            f"no checkpoint has been cosigned by {publisher.quorum} of the "
+            f"{len(publisher.witnesses)} witnesses yet: publication waits for them"
+        )
+    raise errors.FailedPrecondition("no checkpoint has been signed yet")
+
+
+def _checkpoint_message(published: PublishedCheckpoint) -> audit_pb2.Checkpoint:
+    return audit_pb2.Checkpoint(
+        note=published.note,
+        tree_size=published.size,
+        root_hash=_b64(published.root),
+        cosigned_by=list(published.cosigned_by),
+    )
+
+
+def _inclusion(call: Call, index: int, size: int) -> audit_pb2.InclusionProof:
+    proof = call.app.ledger.inclusion_proof(index, size)
+    return audit_pb2.InclusionProof(index=index, tree_size=size, hashes=[_b64(h) for h in proof])
+
+
+def _person_resource(session: Session, call: Call, resident_id: str) -> dict[str, Any]:
+    """The person's case as the policy's resource (a report reaches as far as the case does):
+    the caller's own case of the person if it has one, else the latest; none if no case."""
+    rows = session.execute(
+        select(Case.case_id, Case.office_id, Case.street)
+        .where(Case.subject_index == call.app.subject_index(resident_id))
+        .order_by(Case.created_at_ns.desc())
+    ).all()
+    if not rows:
+        return {"kind": "none"}
+    own = [r for r in rows if r.office_id == call.caller.org]
+    case = (own or rows)[0]
+    return {"kind": "case", "id": case.case_id, "office_id": case.office_id, "street": case.street}
+
+
+def _report_line(call: Call, line: ReportLine) -> audit_pb2.AccessReportLine:
+    org = call.app.catalogue.org(line.org)
+    message = audit_pb2.AccessReportLine(
+        kind=line.kind,
+        index=line.index,
+        at=convert.timestamp(line.at_ns),
+        org=line.org,
+        org_name=org.name if org is not None else "",
+        actor=line.actor,
+        method=line.method,
+        fields=convert.released_fields(line.fields),
+        consent_id=line.consent_id,
+        consent_version=line.consent_version,
+        purpose=line.purpose,
+        entry_json=line.entry_json,
+    )
+    if line.proof is not None:
+        message.inclusion.CopyFrom(
+            audit_pb2.InclusionProof(
+                index=line.index,
+                tree_size=line.proof_size,
+                hashes=[_b64(h) for h in line.proof],
+            )
+        )
+    return message

@@ -333,6 +333,8 @@ class ConsentService(Servicer, consents_pb2_grpc.ConsentServiceServicer):
             raise errors.NotFound(
                 f"notification {request.notification_id!r} not found", field="notification_id"
             )
+        # The entry names the person and the consent, so the person's access report lists it.
+        self._consent_and_case(session, call, notification.consent_id)
         call.decide(
             resource={
                 "kind": "notification",

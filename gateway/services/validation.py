@@ -120,6 +120,7 @@ OVERRIDES: dict[str, Rule] = {
     "aidbridge.v1.QueryLedgerRequest.subject_resident_id": _RESIDENT_ID,
     "aidbridge.v1.QueryLedgerRequest.method": Rule(kind=METHOD, max_chars=200),
     "aidbridge.v1.QueryLedgerRequest.outcome": Rule(kind=OUTCOME, max_chars=30),
+    "aidbridge.v1.GetAccessReportRequest.resident_id": _RESIDENT_ID,
     "aidbridge.v1.PageRequest.page_token": _id(),
     # cases
     "aidbridge.v1.Case.case_id": _GATEWAY_ID,

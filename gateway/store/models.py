@@ -262,3 +262,26 @@ class ReverseReferral(Base):
     key_id: Mapped[str] = mapped_column(String(40))
     created_at_ns: Mapped[int] = mapped_column(BigInteger)
     updated_at_ns: Mapped[int] = mapped_column(BigInteger)
+
+
+# --- witnesses and compliance queries (revision 0004) ----------------------------------------
+
+
+class LedgerCosignature(Base):
+    """A witness's cosignature (C2SP tlog-cosignature v1) on the checkpoint of ``tree_size``,
+    verified when it arrived; the latest per witness tells the next request its old size."""
+
+    __tablename__ = "ledger_cosignatures"
+    __table_args__ = (Index("ix_ledger_cosignatures_witness_size", "witness", "tree_size"),)
+
+    tree_size: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    witness: Mapped[str] = mapped_column(String(200), primary_key=True)  # the witness's key name
+    key_id: Mapped[str] = mapped_column(String(8))  # hex
+    timestamp_s: Mapped[int] = mapped_column(BigInteger)  # the witness's time, POSIX seconds
+    line: Mapped[str] = mapped_column(Text)  # the signature line, "— <name> <base64>"
+    received_at_ns: Mapped[int] = mapped_column(BigInteger)
+
+
+# A subject's entries in id order: the compliance query by subject and the access report page
+# through this index, so they read only that person's rows.
+Index("ix_ledger_entries_subject_id", LedgerEntry.subject, LedgerEntry.id)

@@ -26,7 +26,7 @@ from aidbridge.v1 import common_pb2 as aidbridge_dot_v1_dot_common__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18\x61idbridge/v1/audit.proto\x12\x0c\x61idbridge.v1\x1a\x19\x61idbridge/v1/common.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xd7\x01\n\x0bLedgerEntry\x12\r\n\x05index\x18\x01 \x01(\x03\x12\x12\n\nentry_json\x18\x02 \x01(\t\x12\x11\n\tleaf_hash\x18\x03 \x01(\t\x12&\n\x02\x61t\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0b\n\x03org\x18\x05 \x01(\t\x12\x0c\n\x04role\x18\x06 \x01(\t\x12\r\n\x05\x61\x63tor\x18\x07 \x01(\t\x12\x0e\n\x06method\x18\x08 \x01(\t\x12\x0f\n\x07subject\x18\t \x01(\t\x12\x0f\n\x07outcome\x18\n \x01(\t\x12\x0e\n\x06reason\x18\x0b \x01(\t\"\xed\x01\n\x12QueryLedgerRequest\x12\x0b\n\x03org\x18\x01 \x01(\t\x12\r\n\x05\x61\x63tor\x18\x02 \x01(\t\x12\x1b\n\x13subject_resident_id\x18\x03 \x01(\t\x12\x0e\n\x06method\x18\x04 \x01(\t\x12\x0f\n\x07outcome\x18\x05 \x01(\t\x12)\n\x05since\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12)\n\x05until\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\'\n\x04page\x18\x08 \x01(\x0b\x32\x19.aidbridge.v1.PageRequest\"Z\n\x13QueryLedgerResponse\x12*\n\x07\x65ntries\x18\x01 \x03(\x0b\x32\x19.aidbridge.v1.LedgerEntry\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\x16\n\x14GetCheckpointRequest\"@\n\nCheckpoint\x12\x0c\n\x04note\x18\x01 \x01(\t\x12\x11\n\ttree_size\x18\x02 \x01(\x03\x12\x11\n\troot_hash\x18\x03 \x01(\t\"<\n\x18GetInclusionProofRequest\x12\r\n\x05index\x18\x01 \x01(\x03\x12\x11\n\ttree_size\x18\x02 \x01(\x03\"B\n\x0eInclusionProof\x12\r\n\x05index\x18\x01 \x01(\x03\x12\x11\n\ttree_size\x18\x02 \x01(\x03\x12\x0e\n\x06hashes\x18\x03 \x03(\t\"@\n\x1aGetConsistencyProofRequest\x12\x11\n\tfrom_size\x18\x01 \x01(\x03\x12\x0f\n\x07to_size\x18\x02 \x01(\x03\"F\n\x10\x43onsistencyProof\x12\x11\n\tfrom_size\x18\x01 \x01(\x03\x12\x0f\n\x07to_size\x18\x02 \x01(\x03\x12\x0e\n\x06hashes\x18\x03 \x03(\t\"\x15\n\x13VerifyLedgerRequest\"Z\n\x14VerifyLedgerResponse\x12\n\n\x02ok\x18\x01 \x01(\x08\x12\x11\n\ttree_size\x18\x02 \x01(\x03\x12\x11\n\troot_hash\x18\x03 \x01(\t\x12\x10\n\x08problems\x18\x04 \x03(\t\";\n\x13\x45xportLedgerRequest\x12\x12\n\nfrom_index\x18\x01 \x01(\x03\x12\x10\n\x08to_index\x18\x02 \x01(\x03\x32\x94\x04\n\x0c\x41uditService\x12R\n\x0bQueryLedger\x12 .aidbridge.v1.QueryLedgerRequest\x1a!.aidbridge.v1.QueryLedgerResponse\x12M\n\rGetCheckpoint\x12\".aidbridge.v1.GetCheckpointRequest\x1a\x18.aidbridge.v1.Checkpoint\x12Y\n\x11GetInclusionProof\x12&.aidbridge.v1.GetInclusionProofRequest\x1a\x1c.aidbridge.v1.InclusionProof\x12_\n\x13GetConsistencyProof\x12(.aidbridge.v1.GetConsistencyProofRequest\x1a\x1e.aidbridge.v1.ConsistencyProof\x12U\n\x0cVerifyLedger\x12!.aidbridge.v1.VerifyLedgerRequest\x1a\".aidbridge.v1.VerifyLedgerResponse\x12N\n\x0c\x45xportLedger\x12!.aidbridge.v1.ExportLedgerRequest\x1a\x19.aidbridge.v1.LedgerEntry0\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18\x61idbridge/v1/audit.proto\x12\x0c\x61idbridge.v1\x1a\x19\x61idbridge/v1/common.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x88\x02\n\x0bLedgerEntry\x12\r\n\x05index\x18\x01 \x01(\x03\x12\x12\n\nentry_json\x18\x02 \x01(\t\x12\x11\n\tleaf_hash\x18\x03 \x01(\t\x12&\n\x02\x61t\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0b\n\x03org\x18\x05 \x01(\t\x12\x0c\n\x04role\x18\x06 \x01(\t\x12\r\n\x05\x61\x63tor\x18\x07 \x01(\t\x12\x0e\n\x06method\x18\x08 \x01(\t\x12\x0f\n\x07subject\x18\t \x01(\t\x12\x0f\n\x07outcome\x18\n \x01(\t\x12\x0e\n\x06reason\x18\x0b \x01(\t\x12/\n\tinclusion\x18\x0c \x01(\x0b\x32\x1c.aidbridge.v1.InclusionProof\"\x82\x02\n\x12QueryLedgerRequest\x12\x0b\n\x03org\x18\x01 \x01(\t\x12\r\n\x05\x61\x63tor\x18\x02 \x01(\t\x12\x1b\n\x13subject_resident_id\x18\x03 \x01(\t\x12\x0e\n\x06method\x18\x04 \x01(\t\x12\x0f\n\x07outcome\x18\x05 \x01(\t\x12)\n\x05since\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12)\n\x05until\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\'\n\x04page\x18\x08 \x01(\x0b\x32\x19.aidbridge.v1.PageRequest\x12\x13\n\x0bwith_proofs\x18\t \x01(\x08\"\x88\x01\n\x13QueryLedgerResponse\x12*\n\x07\x65ntries\x18\x01 \x03(\x0b\x32\x19.aidbridge.v1.LedgerEntry\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\x12,\n\ncheckpoint\x18\x03 \x01(\x0b\x32\x18.aidbridge.v1.Checkpoint\"\x16\n\x14GetCheckpointRequest\"U\n\nCheckpoint\x12\x0c\n\x04note\x18\x01 \x01(\t\x12\x11\n\ttree_size\x18\x02 \x01(\x03\x12\x11\n\troot_hash\x18\x03 \x01(\t\x12\x13\n\x0b\x63osigned_by\x18\x04 \x03(\t\"<\n\x18GetInclusionProofRequest\x12\r\n\x05index\x18\x01 \x01(\x03\x12\x11\n\ttree_size\x18\x02 \x01(\x03\"B\n\x0eInclusionProof\x12\r\n\x05index\x18\x01 \x01(\x03\x12\x11\n\ttree_size\x18\x02 \x01(\x03\x12\x0e\n\x06hashes\x18\x03 \x03(\t\"@\n\x1aGetConsistencyProofRequest\x12\x11\n\tfrom_size\x18\x01 \x01(\x03\x12\x0f\n\x07to_size\x18\x02 \x01(\x03\"F\n\x10\x43onsistencyProof\x12\x11\n\tfrom_size\x18\x01 \x01(\x03\x12\x0f\n\x07to_size\x18\x02 \x01(\x03\x12\x0e\n\x06hashes\x18\x03 \x03(\t\"\x15\n\x13VerifyLedgerRequest\"Z\n\x14VerifyLedgerResponse\x12\n\n\x02ok\x18\x01 \x01(\x08\x12\x11\n\ttree_size\x18\x02 \x01(\x03\x12\x11\n\troot_hash\x18\x03 \x01(\t\x12\x10\n\x08problems\x18\x04 \x03(\t\";\n\x13\x45xportLedgerRequest\x12\x12\n\nfrom_index\x18\x01 \x01(\x03\x12\x10\n\x08to_index\x18\x02 \x01(\x03\"-\n\x16GetAccessReportRequest\x12\x13\n\x0bresident_id\x18\x01 \x01(\t\"\xc5\x02\n\x10\x41\x63\x63\x65ssReportLine\x12\x0c\n\x04kind\x18\x01 \x01(\t\x12\r\n\x05index\x18\x02 \x01(\x03\x12&\n\x02\x61t\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0b\n\x03org\x18\x04 \x01(\t\x12\r\n\x05\x61\x63tor\x18\x05 \x01(\t\x12\x0e\n\x06method\x18\x06 \x01(\t\x12+\n\x06\x66ields\x18\x07 \x03(\x0b\x32\x1b.aidbridge.v1.ReleasedField\x12\x12\n\nconsent_id\x18\x08 \x01(\t\x12\x17\n\x0f\x63onsent_version\x18\t \x01(\x03\x12\x0f\n\x07purpose\x18\n \x01(\t\x12\x12\n\nentry_json\x18\x0b \x01(\t\x12/\n\tinclusion\x18\x0c \x01(\x0b\x32\x1c.aidbridge.v1.InclusionProof\x12\x10\n\x08org_name\x18\r \x01(\t\"\xae\x01\n\x0c\x41\x63\x63\x65ssReport\x12\x0f\n\x07subject\x18\x01 \x01(\t\x12\x30\n\x0cgenerated_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\ncheckpoint\x18\x03 \x01(\x0b\x32\x18.aidbridge.v1.Checkpoint\x12-\n\x05lines\x18\x04 \x03(\x0b\x32\x1e.aidbridge.v1.AccessReportLine2\xe9\x04\n\x0c\x41uditService\x12R\n\x0bQueryLedger\x12 .aidbridge.v1.QueryLedgerRequest\x1a!.aidbridge.v1.QueryLedgerResponse\x12M\n\rGetCheckpoint\x12\".aidbridge.v1.GetCheckpointRequest\x1a\x18.aidbridge.v1.Checkpoint\x12Y\n\x11GetInclusionProof\x12&.aidbridge.v1.GetInclusionProofRequest\x1a\x1c.aidbridge.v1.InclusionProof\x12_\n\x13GetConsistencyProof\x12(.aidbridge.v1.GetConsistencyProofRequest\x1a\x1e.aidbridge.v1.ConsistencyProof\x12U\n\x0cVerifyLedger\x12!.aidbridge.v1.VerifyLedgerRequest\x1a\".aidbridge.v1.VerifyLedgerResponse\x12N\n\x0c\x45xportLedger\x12!.aidbridge.v1.ExportLedgerRequest\x1a\x19.aidbridge.v1.LedgerEntry0\x01\x12S\n\x0fGetAccessReport\x12$.aidbridge.v1.GetAccessReportRequest\x1a\x1a.aidbridge.v1.AccessReportb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -34,29 +34,35 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'aidbridge.v1.audit_pb2', _g
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_LEDGERENTRY']._serialized_start=103
-  _globals['_LEDGERENTRY']._serialized_end=318
-  _globals['_QUERYLEDGERREQUEST']._serialized_start=321
-  _globals['_QUERYLEDGERREQUEST']._serialized_end=558
-  _globals['_QUERYLEDGERRESPONSE']._serialized_start=560
-  _globals['_QUERYLEDGERRESPONSE']._serialized_end=650
-  _globals['_GETCHECKPOINTREQUEST']._serialized_start=652
-  _globals['_GETCHECKPOINTREQUEST']._serialized_end=674
-  _globals['_CHECKPOINT']._serialized_start=676
-  _globals['_CHECKPOINT']._serialized_end=740
-  _globals['_GETINCLUSIONPROOFREQUEST']._serialized_start=742
-  _globals['_GETINCLUSIONPROOFREQUEST']._serialized_end=802
-  _globals['_INCLUSIONPROOF']._serialized_start=804
-  _globals['_INCLUSIONPROOF']._serialized_end=870
-  _globals['_GETCONSISTENCYPROOFREQUEST']._serialized_start=872
-  _globals['_GETCONSISTENCYPROOFREQUEST']._serialized_end=936
-  _globals['_CONSISTENCYPROOF']._serialized_start=938
-  _globals['_CONSISTENCYPROOF']._serialized_end=1008
-  _globals['_VERIFYLEDGERREQUEST']._serialized_start=1010
-  _globals['_VERIFYLEDGERREQUEST']._serialized_end=1031
-  _globals['_VERIFYLEDGERRESPONSE']._serialized_start=1033
-  _globals['_VERIFYLEDGERRESPONSE']._serialized_end=1123
-  _globals['_EXPORTLEDGERREQUEST']._serialized_start=1125
-  _globals['_EXPORTLEDGERREQUEST']._serialized_end=1184
-  _globals['_AUDITSERVICE']._serialized_start=1187
-  _globals['_AUDITSERVICE']._serialized_end=1719
+  _globals['_LEDGERENTRY']._serialized_end=367
+  _globals['_QUERYLEDGERREQUEST']._serialized_start=370
+  _globals['_QUERYLEDGERREQUEST']._serialized_end=628
+  _globals['_QUERYLEDGERRESPONSE']._serialized_start=631
+  _globals['_QUERYLEDGERRESPONSE']._serialized_end=767
+  _globals['_GETCHECKPOINTREQUEST']._serialized_start=769
+  _globals['_GETCHECKPOINTREQUEST']._serialized_end=791
+  _globals['_CHECKPOINT']._serialized_start=793
+  _globals['_CHECKPOINT']._serialized_end=878
+  _globals['_GETINCLUSIONPROOFREQUEST']._serialized_start=880
+  _globals['_GETINCLUSIONPROOFREQUEST']._serialized_end=940
+  _globals['_INCLUSIONPROOF']._serialized_start=942
+  _globals['_INCLUSIONPROOF']._serialized_end=1008
+  _globals['_GETCONSISTENCYPROOFREQUEST']._serialized_start=1010
+  _globals['_GETCONSISTENCYPROOFREQUEST']._serialized_end=1074
+  _globals['_CONSISTENCYPROOF']._serialized_start=1076
+  _globals['_CONSISTENCYPROOF']._serialized_end=1146
+  _globals['_VERIFYLEDGERREQUEST']._serialized_start=1148
+  _globals['_VERIFYLEDGERREQUEST']._serialized_end=1169
+  _globals['_VERIFYLEDGERRESPONSE']._serialized_start=1171
+  _globals['_VERIFYLEDGERRESPONSE']._serialized_end=1261
+  _globals['_EXPORTLEDGERREQUEST']._serialized_start=1263
+  _globals['_EXPORTLEDGERREQUEST']._serialized_end=1322
+  _globals['_GETACCESSREPORTREQUEST']._serialized_start=1324
+  _globals['_GETACCESSREPORTREQUEST']._serialized_end=1369
+  _globals['_ACCESSREPORTLINE']._serialized_start=1372
+  _globals['_ACCESSREPORTLINE']._serialized_end=1697
+  _globals['_ACCESSREPORT']._serialized_start=1700
+  _globals['_ACCESSREPORT']._serialized_end=1874
+  _globals['_AUDITSERVICE']._serialized_start=1877
+  _globals['_AUDITSERVICE']._serialized_end=2494
 # @@protoc_insertion_point(module_scope)

@@ -64,6 +64,11 @@ class AuditServiceStub:
                 request_serializer=aidbridge_dot_v1_dot_audit__pb2.ExportLedgerRequest.SerializeToString,
                 response_deserializer=aidbridge_dot_v1_dot_audit__pb2.LedgerEntry.FromString,
                 _registered_method=True)
+        self.GetAccessReport = channel.unary_unary(
+                '/aidbridge.v1.AuditService/GetAccessReport',
+                request_serializer=aidbridge_dot_v1_dot_audit__pb2.GetAccessReportRequest.SerializeToString,
+                response_deserializer=aidbridge_dot_v1_dot_audit__pb2.AccessReport.FromString,
+                _registered_method=True)
 
 
 class AuditServiceServicer:
@@ -105,6 +110,14 @@ class AuditServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetAccessReport(self, request, context):
+        """"Who received my data": every release of one person's data, withdrawal and deletion
+        attestation, each with its ledger entry and inclusion proof.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AuditServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -137,6 +150,11 @@ def add_AuditServiceServicer_to_server(servicer, server):
                     servicer.ExportLedger,
                     request_deserializer=aidbridge_dot_v1_dot_audit__pb2.ExportLedgerRequest.FromString,
                     response_serializer=aidbridge_dot_v1_dot_audit__pb2.LedgerEntry.SerializeToString,
+            ),
+            'GetAccessReport': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetAccessReport,
+                    request_deserializer=aidbridge_dot_v1_dot_audit__pb2.GetAccessReportRequest.FromString,
+                    response_serializer=aidbridge_dot_v1_dot_audit__pb2.AccessReport.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -301,6 +319,33 @@ class AuditService:
             '/aidbridge.v1.AuditService/ExportLedger',
             aidbridge_dot_v1_dot_audit__pb2.ExportLedgerRequest.SerializeToString,
             aidbridge_dot_v1_dot_audit__pb2.LedgerEntry.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetAccessReport(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/aidbridge.v1.AuditService/GetAccessReport',
+            aidbridge_dot_v1_dot_audit__pb2.GetAccessReportRequest.SerializeToString,
+            aidbridge_dot_v1_dot_audit__pb2.AccessReport.FromString,
             options,
             channel_credentials,
             insecure,
