@@ -13,6 +13,7 @@ witness is for.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -37,6 +38,9 @@ from gateway.store import Store, StoreUnavailable
 from gateway.store.models import LedgerCheckpoint, LedgerCosignature
 
 log = structlog.get_logger(__name__)
+
+_MIN_BACKOFF_S = 0.5
+_MAX_BACKOFF_S = 30.0
 
 
 @dataclass(frozen=True)
@@ -101,6 +105,10 @@ class WitnessPublisher:
         self._clock = clock
         self.quorum = quorum
         self._timeout_s = timeout_s
+        # A witness that cannot be reached is asked again after a back-off (doubling up to
+        # _MAX_BACKOFF_S), so a long outage does not fill the log; a success resets it.
+        self._backoff_s: dict[str, float] = {}
+        self._next_try: dict[str, float] = {}
 
     def collect(self) -> dict[str, str]:
         """Ask every witness that has not cosigned the latest checkpoint; returns, per witness
@@ -111,15 +119,29 @@ class WitnessPublisher:
         if latest is None:
             return {}
         outcomes = {}
+        now = time.monotonic()
         for witness in self.witnesses:
             last = held.get(witness.name, 0)
-            if last >= latest.size:
+            if last >= latest.size or now < self._next_try.get(witness.name, 0.0):
                 continue
             try:
                 outcomes[witness.name] = self._ask(witness, latest, last)
             except (OSError, StoreUnavailable, CosignatureError, ValueError) as exc:
                 outcomes[witness.name] = f"failed: {type(exc).__name__}: {exc}"
-                log.warning("witness.unreachable", witness=witness.name, error=str(exc)[:200])
+                backoff = min(
+                    self._backoff_s.get(witness.name, _MIN_BACKOFF_S / 2) * 2, _MAX_BACKOFF_S
+                )
+                self._backoff_s[witness.name] = backoff
+                self._next_try[witness.name] = time.monotonic() + backoff
+                log.warning(
+                    "witness.unreachable",
+                    witness=witness.name,
+                    error=str(exc)[:200],
+                    retry_in_s=round(backoff, 2),
+                )
+            else:
+                self._backoff_s.pop(witness.name, None)
+                self._next_try.pop(witness.name, None)
         return outcomes
 
     def _ask(self, witness: ConfiguredWitness, latest: SignedCheckpoint, old: int) -> str:
