@@ -7,11 +7,13 @@ reads does not depend on the terminal's width."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import sys
+from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import typer
 from rich.console import Console
@@ -498,6 +500,230 @@ def audit_checkpoint(
         return
     out.write_text(latest.note, encoding="utf-8")
     _say(f"checkpoint of {latest.size} entries written to {out}")
+
+
+# --- compliance queries and the person's access report (AuditService, as a client) --------------
+
+TARGET = typer.Option(
+    None, "--target", help="HOST:PORT of the gateway (default: `listen` in the work dir's config)."
+)
+CALLER_ORG = typer.Option(
+    ...,
+    "--caller",
+    envvar="AIDBRIDGE_ORG",
+    help="Organisation whose client certificate to call with (a compliance or government org).",
+)
+CALLER_ACTOR = typer.Option(
+    ..., "--actor", envvar="AIDBRIDGE_ACTOR", help="Who acts (an officer's id); ledgered."
+)
+
+
+@audit_app.command("query")
+def audit_query(
+    org: str = typer.Option(None, "--org", help="Entries of this organisation."),
+    by_actor: str = typer.Option(None, "--by-actor", help="Entries of this acting person."),
+    resident_id: str = typer.Option(
+        None, "--resident-id", help="Entries about this person (the gateway derives the pseudonym)."
+    ),
+    method: str = typer.Option(
+        None, "--method", help="e.g. aidbridge.v1.CaseService/PullCaseSummary"
+    ),
+    outcome: str = typer.Option(None, "--outcome", help="OK, or a gRPC status name."),
+    since: str = typer.Option(None, "--since", help="From this time (RFC 3339), inclusive."),
+    until: str = typer.Option(None, "--until", help="Up to this time (RFC 3339), exclusive."),
+    page_size: int = typer.Option(100, "--page-size", help="Entries per page (1-500)."),
+    page_token: str = typer.Option("", "--page-token", help="Continue from a page's token."),
+    all_pages: bool = typer.Option(False, "--all", help="Follow every page to the end."),
+    as_json: bool = typer.Option(False, "--json", help="JSON lines, one entry a line."),
+    proofs: bool = typer.Option(
+        False, "--proofs", help="Each entry with its inclusion proof in the published checkpoint."
+    ),
+    caller: str = CALLER_ORG,
+    actor: str = CALLER_ACTOR,
+    target: str = TARGET,
+    work: Path = WORK,
+) -> None:
+    """Query the ledger by organisation, actor, person, method, outcome and time, page by page,
+    as a table or JSON lines (the query itself is ledgered)."""
+    import json
+
+    from aidbridge.v1 import audit_pb2, common_pb2
+
+    request = audit_pb2.QueryLedgerRequest(
+        org=org or "",
+        actor=by_actor or "",
+        subject_resident_id=resident_id or "",
+        method=method or "",
+        outcome=outcome or "",
+        with_proofs=proofs,
+        page=common_pb2.PageRequest(page_size=page_size, page_token=page_token),
+    )
+    if since:
+        request.since.CopyFrom(_timestamp_option("--since", since))
+    if until:
+        request.until.CopyFrom(_timestamp_option("--until", until))
+    with _audit_client(work, target, caller, actor) as client:
+        shown = 0
+        while True:
+            response = _call(client.audit.QueryLedger, request)
+            rows = [_entry_document(e, response) for e in response.entries]
+            if as_json:
+                for row in rows:
+                    sys.stdout.write(json.dumps(row, ensure_ascii=False, sort_keys=True) + "\n")
+            else:
+                _print_table(rows, header=shown == 0)
+            shown += len(rows)
+            if not response.next_page_token or not all_pages:
+                break
+            request.page.page_token = response.next_page_token
+        if not as_json:
+            more = (
+                f"; next page: --page-token {response.next_page_token}"
+                if (response.next_page_token)
+                else ""
+            )
+            _say(f"{shown} entries{more}", to=err)
+        elif response.next_page_token:
+            _say(f"next page: --page-token {response.next_page_token}", to=err)
+
+
+@audit_app.command("report")
+def audit_report(
+    resident_id: str = typer.Option(..., "--resident-id", help="The person's resident id."),
+    html_out: Path = typer.Option(
+        None, "--html", help="Write the printable, self-contained HTML page here."
+    ),
+    json_out: Path = typer.Option(None, "--out", help="Write the JSON report here (else stdout)."),
+    caller: str = CALLER_ORG,
+    actor: str = CALLER_ACTOR,
+    target: str = TARGET,
+    work: Path = WORK,
+) -> None:
+    """The person's access report: every release of their data (who, when, which fields and
+    transforms, under which consent and purpose), withdrawals and deletion attestations, each
+    with its ledger index and inclusion proof. The request is ledgered."""
+    import json
+
+    from aidbridge.v1 import audit_pb2
+    from gateway.access_report.render import report_document, report_html
+
+    with _audit_client(work, target, caller, actor) as client:
+        report = _call(
+            client.audit.GetAccessReport, audit_pb2.GetAccessReportRequest(resident_id=resident_id)
+        )
+    document = report_document(report)
+    text = json.dumps(document, ensure_ascii=False, indent=2) + "\n"
+    if json_out is not None:
+        json_out.write_text(text, encoding="utf-8")
+        _say(f"access report ({len(document['lines'])} lines) written to {json_out}", to=err)
+    elif html_out is None:
+        sys.stdout.write(text)
+    if html_out is not None:
+        html_out.write_text(report_html(document), encoding="utf-8")
+        _say(
+            f"printable access report ({len(document['lines'])} lines) written to {html_out}",
+            to=err,
+        )
+
+
+def _entry_document(entry: Any, response: Any) -> dict[str, Any]:
+    from gateway.access_report.render import rfc3339_ns
+
+    row: dict[str, Any] = {
+        "index": entry.index,
+        "at": rfc3339_ns(entry.at.seconds * 1_000_000_000 + entry.at.nanos),
+        "org": entry.org,
+        "role": entry.role,
+        "actor": entry.actor,
+        "method": entry.method,
+        "subject": entry.subject,
+        "outcome": entry.outcome,
+        "reason": entry.reason,
+        "entry_json": entry.entry_json,
+        "leaf_hash": entry.leaf_hash,
+    }
+    if response.HasField("checkpoint"):
+        row["inclusion"] = (
+            {
+                "tree_size": entry.inclusion.tree_size,
+                "hashes": list(entry.inclusion.hashes),
+                "checkpoint": response.checkpoint.note,
+            }
+            if entry.HasField("inclusion")
+            else None
+        )
+    return row
+
+
+_TABLE_COLUMNS = ("index", "at", "org", "actor", "method", "outcome", "subject")
+
+
+def _print_table(rows: list[dict[str, Any]], *, header: bool) -> None:
+    """Columns padded to their content, never to the terminal's width."""
+    cells = [[str(row[c]) for c in _TABLE_COLUMNS] for row in rows]
+    if header:
+        cells.insert(0, [c.upper() for c in _TABLE_COLUMNS])
+    if not cells:
+        return
+    widths = [max(len(line[i]) for line in cells) for i in range(len(_TABLE_COLUMNS))]
+    for line in cells:
+        sys.stdout.write("  ".join(v.ljust(w) for v, w in zip(line, widths, strict=True)).rstrip())
+        sys.stdout.write("\n")
+
+
+def _timestamp_option(option: str, value: str) -> Any:
+    from datetime import datetime
+
+    from gateway.services.convert import timestamp
+
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        _fail(
+            f"{option}: expected an RFC 3339 time such as 2026-12-01T08:00:00+08:00, "
+            f"found {value!r}"
+        )
+    if moment.tzinfo is None:
+        _fail(f"{option}: expected a time with its offset (e.g. +08:00), found {value!r}")
+    return timestamp(int(moment.timestamp()) * 1_000_000_000 + moment.microsecond * 1000)
+
+
+@contextlib.contextmanager
+def _audit_client(work: Path, target: str | None, org: str, actor: str) -> Iterator[Any]:
+    from gateway.client import Client
+
+    try:
+        config = load_config(work)
+    except ConfigError as exc:
+        _fail(str(exc))
+    for suffix in (".pem", ".key"):
+        path = config.certs_dir / f"{org}{suffix}"
+        if not path.exists():
+            _fail(
+                f"--caller {org}: expected its certificate and key in {config.certs_dir} "
+                f"({org}.pem, {org}.key), found no {path.name}"
+            )
+    if not actor.strip():
+        _fail("--actor: expected who acts (an officer's id), found nothing")
+    host, _, port = config.listen.rpartition(":")
+    if host in ("", "0.0.0.0", "[::]", "::"):  # noqa: S104 (a listen address, not a bind)
+        host = "127.0.0.1"
+    client = Client.connect(target or f"{host}:{port}", config.certs_dir, org, actor)
+    try:
+        yield client
+    finally:
+        client.close()
+
+
+def _call(method: Any, request: Any) -> Any:
+    import grpc
+
+    try:
+        return method(request, timeout=60)
+    except grpc.RpcError as exc:
+        code = exc.code().name if isinstance(exc, grpc.Call) else "UNKNOWN"
+        details = exc.details() if isinstance(exc, grpc.Call) else str(exc)
+        _fail(f"{code}: {details}")
 
 
 # --- witnesses (gateway/ledger/witness.py, witness_http.py) --------------------------------------
