@@ -367,3 +367,28 @@ test_denial_always_has_a_reason if {
 	not d.allow
 	count(d.reasons) > 0
 }
+
+# The person's access report: compliance for anyone; a government office only for a person
+# whose case is in its jurisdiction; never a charity.
+report_call(caller, street) := {
+	"now_ns": now, "caller": caller, "method": "aidbridge.v1.AuditService/GetAccessReport",
+	"resource": {"kind": "case", "id": "case-1", "office_id": "jb-civil-affairs", "street": street},
+}
+
+test_access_report_for_compliance if {
+	decide(report_call(supervisor, "鱼嘴镇")).allow
+}
+
+test_access_report_for_the_office_in_reach if {
+	decide(report_call(street_office, "观音桥街道")).allow
+}
+
+test_no_access_report_for_an_office_out_of_reach if {
+	d := decide(report_call(street_office, "鱼嘴镇"))
+	not d.allow
+	only_reason(d, no_jurisdiction("鱼嘴镇"))
+}
+
+test_no_access_report_for_a_charity if {
+	not decide(report_call(sunshine, "观音桥街道")).allow
+}
