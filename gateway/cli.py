@@ -660,15 +660,25 @@ _TABLE_COLUMNS = ("index", "at", "org", "actor", "method", "outcome", "subject")
 
 def _print_table(rows: list[dict[str, Any]], *, header: bool) -> None:
     """Columns padded to their content, never to the terminal's width."""
-    cells = [[str(row[c]) for c in _TABLE_COLUMNS] for row in rows]
+    columns = [*_TABLE_COLUMNS, *(["proof"] if rows and "inclusion" in rows[0] else [])]
+    cells = [[_cell(row, c) for c in columns] for row in rows]
     if header:
-        cells.insert(0, [c.upper() for c in _TABLE_COLUMNS])
+        cells.insert(0, [c.upper() for c in columns])
     if not cells:
         return
-    widths = [max(len(line[i]) for line in cells) for i in range(len(_TABLE_COLUMNS))]
+    widths = [max(len(line[i]) for line in cells) for i in range(len(columns))]
     for line in cells:
         sys.stdout.write("  ".join(v.ljust(w) for v, w in zip(line, widths, strict=True)).rstrip())
         sys.stdout.write("\n")
+
+
+def _cell(row: dict[str, Any], column: str) -> str:
+    if column != "proof":
+        return str(row[column])
+    inclusion = row["inclusion"]
+    if inclusion is None:
+        return "not yet in the published checkpoint"
+    return f"{len(inclusion['hashes'])} hashes to size {inclusion['tree_size']}"
 
 
 def _timestamp_option(option: str, value: str) -> Any:
