@@ -239,6 +239,8 @@ class Witness:
                 raise self._refuse(checkpoint, 422, "expected no proof from size 0")
             return
         if held_size == checkpoint.size:
+            if request.proof:
+                raise self._refuse(checkpoint, 422, "expected no proof between equal sizes")
             if checkpoint.root != held_root:
                 raise self._refuse(
                     checkpoint,
