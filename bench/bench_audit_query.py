@@ -175,11 +175,12 @@ def main() -> None:
     parser.add_argument("--people", type=int, default=0, help="default: entries / 20")
     parser.add_argument("--queries", type=int, default=300)
     parser.add_argument("--seed", type=int, default=2026)
+    parser.add_argument("--db-url", default="", help="PostgreSQL URL (default: SQLite)")
     args = parser.parse_args()
     people = args.people or max(args.entries // 20, 1)
 
     with tempfile.TemporaryDirectory(prefix="aidbridge-bench-") as tmp:
-        config = init_workdir(Path(tmp) / "work", listen="127.0.0.1:0")
+        config = init_workdir(Path(tmp) / "work", listen="127.0.0.1:0", db_url=args.db_url)
         started = time.perf_counter()
         residents = fill(config, args.entries, people, args.seed)
         print(

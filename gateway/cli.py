@@ -483,23 +483,40 @@ def audit_checkpoint(
     work: Path = WORK,
     out: Path = typer.Option(None, "--out", help="Write the note here instead of stdout."),
 ) -> None:
-    """Print the latest signed checkpoint, to keep for `audit verify --trusted-checkpoint`."""
-    from gateway.ledger.sequencer import latest_checkpoint
+    """Print the published checkpoint (the latest, or with witness_quorum set, the latest that
+    many witnesses cosigned) with its cosignatures, to keep for `audit verify
+    --trusted-checkpoint`."""
+    from gateway.ledger.witness_publishing import (
+        WitnessConfigError,
+        configured_witnesses,
+        published_checkpoint,
+    )
     from gateway.store import Store
 
-    store = Store(load_config(work).database_url)
+    try:
+        config = load_config(work)
+        witnesses = configured_witnesses(config.witnesses)
+    except (ConfigError, WitnessConfigError) as exc:
+        _fail(str(exc))
+    store = Store(config.database_url)
     try:
         with store.read() as s:
-            latest = latest_checkpoint(s)
+            published = published_checkpoint(s, witnesses, config.witness_quorum)
     finally:
         store.dispose()
-    if latest is None:
+    if published is None:
+        if config.witness_quorum:
+            _fail(
+                f"no checkpoint has been cosigned by {config.witness_quorum} of the "
+                f"{len(witnesses)} witnesses yet"
+            )
         _fail("the ledger has no signed checkpoint yet")
     if out is None:
-        sys.stdout.write(latest.note)
+        sys.stdout.write(published.note)
         return
-    out.write_text(latest.note, encoding="utf-8")
-    _say(f"checkpoint of {latest.size} entries written to {out}")
+    out.write_text(published.note, encoding="utf-8")
+    cosigners = f", cosigned by {', '.join(published.cosigned_by)}" if published.cosigned_by else ""
+    _say(f"checkpoint of {published.size} entries{cosigners} written to {out}")
 
 
 # --- compliance queries and the person's access report (AuditService, as a client) --------------

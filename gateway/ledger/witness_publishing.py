@@ -192,38 +192,32 @@ class WitnessPublisher:
         return post_add_checkpoint(witness.url, body, self._timeout_s)
 
     def published(self, session: Session) -> PublishedCheckpoint | None:
-        """The checkpoint to publish: the latest one with at least ``quorum`` cosignatures by
-        configured witnesses (quorum 0: the latest), with every cosignature it has."""
-        if self.quorum == 0:
-            latest = latest_checkpoint(session)
-            if latest is None:
-                return None
-            size = latest.size
-        else:
-            names = [w.name for w in self.witnesses]
-            keyed = {w.name: w.key.key_id.hex() for w in self.witnesses}
-            rows = session.execute(
-                select(
-                    LedgerCosignature.tree_size,
-                    LedgerCosignature.witness,
-                    LedgerCosignature.key_id,
-                )
-                .where(LedgerCosignature.witness.in_(names))
-                .order_by(LedgerCosignature.tree_size.desc())
-            )
-            counts: dict[int, int] = {}
-            found = None
-            for tree_size, name, key_id in rows:
-                if keyed.get(name) != key_id:
-                    continue  # cosigned with a key this deployment no longer trusts
-                counts[tree_size] = counts.get(tree_size, 0) + 1
-                if counts[tree_size] >= self.quorum:
-                    found = tree_size
-                    break
-            if found is None:
-                return None
-            size = found
-        return cosigned_checkpoint(session, size)
+        """The checkpoint to publish now (see ``published_checkpoint``)."""
+        return published_checkpoint(session, self.witnesses, self.quorum)
+
+
+def published_checkpoint(
+    session: Session, witnesses: Sequence[ConfiguredWitness], quorum: int
+) -> PublishedCheckpoint | None:
+    """The latest checkpoint with at least ``quorum`` cosignatures by ``witnesses`` (quorum 0:
+    the latest), with every cosignature collected for it; None if there is none yet."""
+    if quorum == 0:
+        latest = latest_checkpoint(session)
+        return cosigned_checkpoint(session, latest.size) if latest is not None else None
+    keyed = {w.name: w.key.key_id.hex() for w in witnesses}
+    rows = session.execute(
+        select(LedgerCosignature.tree_size, LedgerCosignature.witness, LedgerCosignature.key_id)
+        .where(LedgerCosignature.witness.in_(list(keyed)))
+        .order_by(LedgerCosignature.tree_size.desc())
+    )
+    counts: dict[int, int] = {}
+    for tree_size, name, key_id in rows:
+        if keyed.get(name) != key_id:
+            continue  # cosigned with a key this deployment no longer trusts
+        counts[tree_size] = counts.get(tree_size, 0) + 1
+        if counts[tree_size] >= quorum:
+            return cosigned_checkpoint(session, tree_size)
+    return None
 
 
 def cosigned_checkpoint(session: Session, size: int) -> PublishedCheckpoint | None:

@@ -21,7 +21,7 @@ import grpc
 import pytest
 
 from aidbridge.v1 import audit_pb2
-from gateway.config import WitnessEndpoint
+from gateway.config import WitnessEndpoint, load_config, write_config
 from gateway.ledger.checkpoint import open_checkpoint
 from gateway.ledger.cosignature import find_cosignature, parse_witness_vkey
 from gateway.ledger.witness import Witness
@@ -109,6 +109,8 @@ def setup(request: pytest.FixtureRequest, tmp_path: Path):  # type: ignore[no-un
         witness_interval_s=0.05,
         sequencer_interval_s=0.05,
     )
+    write_config(config)  # the witnesses as an operator writes them, in aidbridge.toml
+    assert load_config(config.work_dir).witnesses == tuple(endpoints)
     try:
         yield config, witnesses, endpoints
     finally:
@@ -169,6 +171,11 @@ def test_a_checkpoint_is_published_only_once_two_of_three_witnesses_cosigned_it(
         # The exported form of that checkpoint is the same cosigned note.
         with app.store.read() as s:
             assert cosigned_note(s, checkpoint.tree_size) == checkpoint.note
+        # The checkpoint an officer keeps carries the cosignatures, and verify accepts it.
+        kept = _cli("audit", "checkpoint", "--work", str(config.work_dir))
+        assert kept.returncode == 0, kept.stderr
+        for endpoint in endpoints[:2]:
+            assert find_cosignature(kept.stdout, parse_witness_vkey(endpoint.vkey)) is not None
         # Each witness that cosigned keeps, on disk, the checkpoint it cosigned.
         for process in witnesses[:2]:
             held = Witness(process.state).cosigned(config.ledger_origin)
