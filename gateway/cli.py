@@ -519,6 +519,51 @@ def audit_checkpoint(
     _say(f"checkpoint of {published.size} entries{cosigners} written to {out}")
 
 
+@audit_app.command("witnesses")
+def audit_witnesses(work: Path = WORK) -> None:
+    """Each configured witness: the largest checkpoint it has cosigned and when, beside the
+    ledger's latest, so an operator sees which witness lags (publication waits on the quorum)."""
+    from sqlalchemy import func, select
+
+    from gateway.access_report.render import rfc3339_ns
+    from gateway.ledger.sequencer import latest_checkpoint
+    from gateway.ledger.witness_publishing import WitnessConfigError, configured_witnesses
+    from gateway.store import Store
+    from gateway.store.models import LedgerCosignature
+
+    try:
+        config = load_config(work)
+        witnesses = configured_witnesses(config.witnesses)
+    except (ConfigError, WitnessConfigError) as exc:
+        _fail(str(exc))
+    store = Store(config.database_url)
+    try:
+        with store.read() as s:
+            latest = latest_checkpoint(s)
+            held = {
+                name: (size, at)
+                for name, size, at in s.execute(
+                    select(
+                        LedgerCosignature.witness,
+                        func.max(LedgerCosignature.tree_size),
+                        func.max(LedgerCosignature.received_at_ns),
+                    ).group_by(LedgerCosignature.witness)
+                )
+            }
+    finally:
+        store.dispose()
+    size = latest.size if latest else 0
+    _say(
+        f"ledger: latest checkpoint {size} entries; "
+        f"quorum {config.witness_quorum} of {len(witnesses)}"
+    )
+    for witness in witnesses:
+        cosigned, at = held.get(witness.name, (0, 0))
+        when = f" (last received {rfc3339_ns(at)})" if at else ""
+        lag = "up to date" if cosigned >= size else f"{size - cosigned} entries behind"
+        _say(f"{witness.name} at {witness.url}: cosigned {cosigned}{when}, {lag}")
+
+
 # --- compliance queries and the person's access report (AuditService, as a client) --------------
 
 TARGET = typer.Option(

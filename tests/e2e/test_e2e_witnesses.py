@@ -176,6 +176,10 @@ def test_a_checkpoint_is_published_only_once_two_of_three_witnesses_cosigned_it(
         assert kept.returncode == 0, kept.stderr
         for endpoint in endpoints[:2]:
             assert find_cosignature(kept.stdout, parse_witness_vkey(endpoint.vkey)) is not None
+        status = _cli("audit", "witnesses", "--work", str(config.work_dir))
+        assert status.returncode == 0, status.stderr
+        assert "quorum 2 of 3" in status.stdout
+        assert f"{NAMES[2]} at {endpoints[2].url}: cosigned 0" in status.stdout
         # Each witness that cosigned keeps, on disk, the checkpoint it cosigned.
         for process in witnesses[:2]:
             held = Witness(process.state).cosigned(config.ledger_origin)
