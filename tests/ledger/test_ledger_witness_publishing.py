@@ -130,3 +130,46 @@ def test_a_witness_with_another_key_or_down_is_never_counted(
     with store.read() as s:
         assert publisher.published(s) is None
         assert _publisher(store, ledger, endpoints, 0).published(s) is not None
+
+
+def test_a_gateway_restored_from_an_old_backup_cannot_get_its_fork_cosigned(
+    tmp_path: Path, signing_key: Ed25519PrivateKey
+) -> None:
+    import shutil
+
+    from gateway.store.db import sqlite_url
+
+    path, backup = tmp_path / "gateway.db", tmp_path / "backup.db"
+
+    def open_ledger() -> tuple[Store, Ledger]:
+        store = Store(sqlite_url(path))
+        store.migrate()
+        return store, Ledger(store, signing_key, ORIGIN, FixedClock(START_NS), AUTHENTICATOR)
+
+    witness = _witness(tmp_path, "a.test/w", signing_key)
+    with BackgroundWitness(witness) as url:
+        endpoints = [WitnessEndpoint(witness.name, witness.vkey, url)]
+        store, ledger = open_ledger()
+        _grow(store, ledger, 4)
+        assert _publisher(store, ledger, endpoints, 1).collect() == {witness.name: "cosigned 4"}
+        store.dispose()
+        shutil.copy(path, backup)
+        store, ledger = open_ledger()
+        _grow(store, ledger, 6)
+        assert _publisher(store, ledger, endpoints, 1).collect() == {witness.name: "cosigned 10"}
+        store.dispose()
+
+        shutil.copy(backup, path)  # the operator restores last week's backup and carries on
+        store, ledger = open_ledger()
+        publisher = _publisher(store, ledger, endpoints, 1)
+        _grow(store, ledger, 3)  # a different history from entry 4 on, size 7
+        assert "above ours" in publisher.collect()[witness.name]
+        _grow(store, ledger, 8)  # size 15: past what the witness holds, but not extending it
+        assert publisher.collect()[witness.name].startswith("refused: HTTP 422")
+        with store.read() as s:
+            published = publisher.published(s)
+        store.dispose()
+    # Only what the witness cosigned before the restore is published; the fork never is.
+    assert published is not None and published.size == 4
+    held = witness.cosigned(ORIGIN)
+    assert held is not None and held.size == 10
