@@ -194,3 +194,24 @@ def test_a_tampered_cosignature_is_an_error_not_ignored(witness: Witness, log: L
     key = parse_witness_vkey(witness.vkey)
     with pytest.raises(CosignatureError, match="does not verify"):
         find_cosignature(with_signatures(log.note(10), [tampered]), key)
+
+
+def test_the_cosignature_vector_verifies_and_a_changed_body_does_not() -> None:
+    import json
+
+    vector = json.loads(
+        (Path(__file__).parent / "vectors" / "cosignature_v1.json").read_text(encoding="utf-8")
+    )
+    from gateway.ledger.checkpoint import open_checkpoint
+
+    note = vector["cosigned_note"]
+    assert open_checkpoint(note, vector["log_vkey"]).size == 1000
+    key = parse_witness_vkey(vector["witness_vkey"])
+    found = find_cosignature(note, key)
+    assert found is not None and found.timestamp == vector["witness_timestamp"]
+    assert (
+        signed_message(note.split("\n\n")[0] + "\n", found.timestamp).decode()
+        == (vector["signed_message"])
+    )
+    with pytest.raises(CosignatureError, match="does not verify"):
+        find_cosignature(note.replace("\n1000\n", "\n1001\n", 1), key)
