@@ -869,7 +869,7 @@ def witness_serve(
     """Serve POST <prefix>/add-checkpoint until SIGINT/SIGTERM: verify the log's signature and
     the consistency proof from the last checkpoint cosigned, then cosign; refuse otherwise."""
     from gateway.ledger.witness import Witness, WitnessSetupError
-    from gateway.ledger.witness_http import WitnessHTTPServer
+    from gateway.ledger.witness_http import ADD_CHECKPOINT, WitnessHTTPServer
     from gateway.logging import configure
 
     configure()
@@ -893,7 +893,7 @@ def witness_serve(
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    _say(f"witness {witness.name} serving {server.url}{'/add-checkpoint'}")
+    _say(f"witness {witness.name} serving POST {server.url}{ADD_CHECKPOINT}")
     sys.stdout.flush()
     try:
         server.serve_forever()

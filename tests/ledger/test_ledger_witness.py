@@ -215,3 +215,26 @@ def test_the_cosignature_vector_verifies_and_a_changed_body_does_not() -> None:
     )
     with pytest.raises(CosignatureError, match="does not verify"):
         find_cosignature(note.replace("\n1000\n", "\n1001\n", 1), key)
+
+
+def test_witness_cli_init_add_log_and_vkey(tmp_path: Path, log: Log) -> None:
+    from typer.testing import CliRunner
+
+    from gateway.cli import app
+
+    runner = CliRunner()
+    state = str(tmp_path / "w")
+    made = runner.invoke(app, ["witness", "init", "--state", state, "--name", WITNESS])
+    assert made.exit_code == 0, made.output
+    vkey = runner.invoke(app, ["witness", "vkey", "--state", state]).output.strip()
+    assert parse_witness_vkey(vkey).name == WITNESS
+    assert f"witness verifying key: {vkey}" in made.output
+    again = runner.invoke(app, ["witness", "init", "--state", state, "--name", WITNESS])
+    assert again.exit_code == 1 and "refusing to replace it" in again.output
+    bad = runner.invoke(app, ["witness", "add-log", "--state", state, "not-a-vkey"])
+    assert bad.exit_code == 1 and "expected a verifier key" in bad.output
+    added = runner.invoke(app, ["witness", "add-log", "--state", state, log.vkey])
+    assert added.exit_code == 0, added.output
+    assert Witness(Path(state)).origins == [ORIGIN]
+    missing = runner.invoke(app, ["witness", "serve", "--state", str(tmp_path / "none")])
+    assert missing.exit_code == 1 and "aidbridge witness init" in missing.output
