@@ -22,6 +22,7 @@ from gateway.store.models import Case, LedgerEntry
 
 LEDGER = {"kind": "ledger"}
 MAX_ROW_ID = 2**63 - 1  # page tokens are ledger row ids: BIGINT
+MAX_PROOFS_PER_PAGE = 100  # a proof per entry: a page with proofs is kept smaller
 
 
 def _b64(data: bytes) -> str:
@@ -56,6 +57,12 @@ class AuditService(Servicer, audit_pb2_grpc.AuditServiceServicer):
         size = request.page.page_size or 50
         if not 0 < size <= 500:
             raise errors.InvalidArgument("page.page_size must be between 1 and 500", field="page")
+        if request.with_proofs and size > MAX_PROOFS_PER_PAGE:
+            raise errors.InvalidArgument(
+                f"page.page_size must be at most {MAX_PROOFS_PER_PAGE} with with_proofs "
+                f"(each entry carries a proof), found {size}",
+                field="page.page_size",
+            )
         query = select(LedgerEntry)
         if request.org:
             query = query.where(LedgerEntry.org == request.org)

@@ -121,3 +121,5 @@ def test_audit_query_refuses_bad_options_naming_them(gw) -> None:  # type: ignor
     assert "INVALID_ARGUMENT" in outcome.stderr and "outcome" in outcome.stderr
     size = _query(gw, "--page-size", "501")
     assert size.returncode == 1 and "page_size" in size.stderr
+    proofs = _query(gw, "--page-size", "101", "--proofs")
+    assert proofs.returncode == 1 and "at most 100 with with_proofs" in proofs.stderr
