@@ -5,7 +5,9 @@ positions with the gateway's HMAC key, ``rfc9162`` hashes the tree and makes and
 (RFC 9162 §2.1), ``checkpoint`` signs and opens C2SP checkpoints (Ed25519 signed notes),
 ``sequencer`` sequences queued entries and serves proofs, ``verification`` verifies the stored
 log, ``export`` writes exports and ``offline`` verifies them without a database; ``log`` names
-all of the log's parts.
+all of the log's parts. Witnessing (C2SP tlog-witness, tlog-cosignature v1): ``cosignature``
+makes and checks cosignature lines, ``witness`` is the witness itself and ``witness_http`` its
+HTTP interface, ``witness_publishing`` the gateway's side (collect, store, publish k of n).
 
 The names below are imported on first use (PEP 562), so importing ``gateway.ledger.offline``
 or ``gateway.ledger.rfc9162`` loads neither the store nor SQLAlchemy.
