@@ -638,10 +638,12 @@ def audit_query(
             if not response.next_page_token or not all_pages:
                 break
             request.page.page_token = response.next_page_token
+        if proofs and not response.HasField("checkpoint"):
+            _say("no checkpoint is published yet: entries come without proofs", to=err)
         if not as_json:
             more = (
                 f"; next page: --page-token {response.next_page_token}"
-                if (response.next_page_token)
+                if response.next_page_token
                 else ""
             )
             _say(f"{shown} entries{more}", to=err)
