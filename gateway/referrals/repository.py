@@ -362,11 +362,12 @@ def record_help(
         project = session.get(Project, draft.project_id)
         if project is None:
             raise errors.NotFound(
-                f"project {draft.project_id!r} not found", field="help.project_id"
+                f"help.project_id: project {draft.project_id!r} not found", field="help.project_id"
             )
         if project.org_id != org:
             raise errors.FailedPrecondition(
-                f"project {draft.project_id} is not a project of {org}", field="help.project_id"
+                f"help.project_id: project {draft.project_id} is not a project of {org}",
+                field="help.project_id",
             )
     help_id = "help-" + uuid.uuid4().hex[:20]
     row = HelpRecord(
