@@ -20,7 +20,6 @@ from tests.referrals.loop import (
     count,
     help_request,
     ledger,
-    loop_gw,  # noqa: F401 (fixture)
     person,
     refer,
     refused,
