@@ -153,7 +153,7 @@ def reverse_draft(
         )
     if draft.street not in office.streets:
         raise errors.FailedPrecondition(
-            f"{draft.to_office} has no jurisdiction over street {draft.street}: "
+            f"referral.street: {draft.to_office} has no jurisdiction over street {draft.street}; "
             "refer the person to the office of their street",
             field="referral.street",
         )
@@ -224,6 +224,11 @@ def _reverse_consent(draft: model.ReverseDraft, now_ns: int) -> None:
 
 
 def reverse_outcome(outcome: model.ReverseOutcome) -> None:
+    known = states.reverse_machine().states
+    if outcome.target not in known:
+        raise errors.InvalidArgument(
+            f"state must be one of {', '.join(known)}, got {outcome.target!r}", field="state"
+        )
     if outcome.target == states.CLOSED:
         if not outcome.close_reason:
             raise errors.InvalidArgument(

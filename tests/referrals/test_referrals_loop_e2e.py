@@ -75,6 +75,7 @@ def test_offices_refer_charities_work_their_queues_and_the_offices_see_the_outco
         set_state(charity, rid, S.REFERRAL_STATE_ACCEPTED, rid=f"acc-{rid}")
         set_state(charity, rid, S.REFERRAL_STATE_IN_PROGRESS, rid=f"go-{rid}")
         charity.referrals.RecordHelp(help_request(gw, rid, rid=f"h1-{rid}", value_fen=80_000))
+        gw.clock.advance(10**9)
         charity.referrals.RecordHelp(
             help_request(
                 gw,
