@@ -595,6 +595,11 @@ def _reverse_draft(message: referrals_pb2.ReverseReferral) -> model.ReverseDraft
             raise errors.InvalidArgument(
                 f"referral.{name} is set by the gateway; leave it empty", field=f"referral.{name}"
             )
+    for name in ("created_at", "updated_at"):
+        if message.HasField(name):
+            raise errors.InvalidArgument(
+                f"referral.{name} is set by the gateway; leave it empty", field=f"referral.{name}"
+            )
     if message.close_reason:
         raise errors.InvalidArgument(
             "referral.close_reason is set by the office; leave it empty",
