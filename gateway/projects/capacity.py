@@ -4,7 +4,8 @@ The question carries no identifier — a kind of help, a special group, a street
 so it can be asked before anyone's data is shared. Each project that offers the kind in the area
 and is for the group answers with a value of the HL7 Gravity SDOH capacity check:
 ``has-capacity``; ``assessment-needed`` when places are free but its eligibility turns on what
-the question does not say (age, income, hardship, or an assessment of every case);
+the question does not say (age, income, hardship, the community when the project serves only
+some of the street's, or an assessment of every case);
 ``waitlist`` when full with a waitlist open; ``no-capacity`` otherwise. The overall answer is
 the best of them, ``no-capacity`` when no project fits.
 """
@@ -48,7 +49,12 @@ def fits(project: Project, question: CapacityQuestion, now_ns: int) -> bool:
         return False
     if question.project_id and project.project_id != question.project_id:
         return False
-    if not project.active_at(now_ns) or not project.serves(question.street, question.community):
+    if not project.active_at(now_ns):
+        return False
+    if question.community:
+        if not project.serves(question.street, question.community):
+            return False
+    elif question.street not in project.streets:
         return False
     if not set(question.kinds) & set(project.kinds):
         return False
@@ -64,6 +70,8 @@ def answer(project: Project, question: CapacityQuestion) -> CapacityAnswer:
             return CapacityAnswer(project, WAITLIST, ("no place free", "waitlist open"))
         return CapacityAnswer(project, NO_CAPACITY, ("no place free", "no waitlist"))
     unsettled = []
+    if not question.community and _names_communities(project, question.street):
+        unsettled.append(f"serves only some communities of {question.street}")
     if rule.special_groups and question.group not in rule.special_groups:
         unsettled.append("eligibility depends on the special group")
     if rule.min_age or rule.max_age:
@@ -77,6 +85,10 @@ def answer(project: Project, question: CapacityQuestion) -> CapacityAnswer:
     if unsettled:
         return CapacityAnswer(project, ASSESSMENT_NEEDED, (places, *unsettled))
     return CapacityAnswer(project, HAS_CAPACITY, (places,))
+
+
+def _names_communities(project: Project, street: str) -> bool:
+    return any(s == street for s, _ in project.communities)
 
 
 def query_capacity(
