@@ -92,6 +92,10 @@ class ConsentEvent(Base):
 
 class Referral(Base):
     __tablename__ = "referrals"
+    # A charity's queue: most severe first, then longest waiting (revision 0006).
+    __table_args__ = (
+        Index("ix_referrals_queue", "to_org", "state", "severity_rank", "created_at_ns"),
+    )
 
     referral_id: Mapped[str] = mapped_column(String(40), primary_key=True)
     case_id: Mapped[str] = mapped_column(ForeignKey("cases.case_id"), index=True)
@@ -106,6 +110,11 @@ class Referral(Base):
     created_at_ns: Mapped[int] = mapped_column(BigInteger)
     updated_at_ns: Mapped[int] = mapped_column(BigInteger)
     respond_by_ns: Mapped[int] = mapped_column(BigInteger)
+    # Revision 0006: what the referral is for, so charities can order and fast-track it.
+    hardship_type: Mapped[str] = mapped_column(String(40), default="")
+    severity: Mapped[str] = mapped_column(String(20), default="")
+    severity_rank: Mapped[int] = mapped_column(Integer, default=0)  # urgent 4 … low 1, none 0
+    special_group: Mapped[str] = mapped_column(String(40), default="")
 
 
 class ReferralEvent(Base):
@@ -118,6 +127,8 @@ class ReferralEvent(Base):
     org: Mapped[str] = mapped_column(String(100))
     actor: Mapped[str] = mapped_column(String(100))
     reason: Mapped[str] = mapped_column(Text, default="")
+    # Revision 0006: a structured reason (a rejection's: no-capacity, not-eligible, …).
+    reason_code: Mapped[str] = mapped_column(String(30), default="")
 
 
 class Notification(Base):
@@ -271,6 +282,52 @@ class ReverseReferral(Base):
     key_id: Mapped[str] = mapped_column(String(40))
     created_at_ns: Mapped[int] = mapped_column(BigInteger)
     updated_at_ns: Mapped[int] = mapped_column(BigInteger)
+    # Revision 0006: the consent the person gave for the receiving office (signed, inside
+    # payload_enc), what aid is suspected, and how the office closed it.
+    purpose: Mapped[str] = mapped_column(String(100), default="")
+    suspected_aid: Mapped[str] = mapped_column(String(40), default="")
+    consent_signature: Mapped[str] = mapped_column(String(200), default="")
+    consent_valid_until_ns: Mapped[int] = mapped_column(BigInteger, default=0)
+    close_reason: Mapped[str] = mapped_column(String(30), default="")
+    application_id: Mapped[str] = mapped_column(String(100), default="")
+
+
+# --- referrals: help delivered and reverse-referral events (revision 0006) ---------------------
+
+
+class HelpRecord(Base):
+    """Help a charity delivered on a referral: one row per delivery; never updated."""
+
+    __tablename__ = "help_records"
+
+    help_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    referral_id: Mapped[str] = mapped_column(ForeignKey("referrals.referral_id"), index=True)
+    org: Mapped[str] = mapped_column(String(100), index=True)
+    kind: Mapped[str] = mapped_column(String(40))
+    amount_fen: Mapped[int] = mapped_column(BigInteger, default=0)
+    minutes: Mapped[int] = mapped_column(Integer, default=0)
+    delivered_at_ns: Mapped[int] = mapped_column(BigInteger)
+    project_id: Mapped[str] = mapped_column(String(40), default="")
+    description_enc: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    key_id: Mapped[str] = mapped_column(String(40))
+    actor: Mapped[str] = mapped_column(String(100))
+    recorded_at_ns: Mapped[int] = mapped_column(BigInteger)
+
+
+class ReverseReferralEvent(Base):
+    """One state change of a reverse referral (append-only, like ``referral_events``)."""
+
+    __tablename__ = "reverse_referral_events"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    reverse_referral_id: Mapped[str] = mapped_column(
+        ForeignKey("reverse_referrals.reverse_referral_id"), index=True
+    )
+    state: Mapped[str] = mapped_column(String(30))
+    at_ns: Mapped[int] = mapped_column(BigInteger)
+    org: Mapped[str] = mapped_column(String(100))
+    actor: Mapped[str] = mapped_column(String(100))
+    reason_code: Mapped[str] = mapped_column(String(30), default="")
 
 
 # --- projects (issue 11, revision 0007) ------------------------------------------------------

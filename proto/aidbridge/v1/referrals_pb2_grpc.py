@@ -74,6 +74,11 @@ class ReferralServiceStub:
                 request_serializer=aidbridge_dot_v1_dot_referrals__pb2.ReportReverseOutcomeRequest.SerializeToString,
                 response_deserializer=aidbridge_dot_v1_dot_referrals__pb2.ReverseReferral.FromString,
                 _registered_method=True)
+        self.ListReferralEvents = channel.unary_unary(
+                '/aidbridge.v1.ReferralService/ListReferralEvents',
+                request_serializer=aidbridge_dot_v1_dot_referrals__pb2.ListReferralEventsRequest.SerializeToString,
+                response_deserializer=aidbridge_dot_v1_dot_referrals__pb2.ListReferralEventsResponse.FromString,
+                _registered_method=True)
 
 
 class ReferralServiceServicer:
@@ -131,6 +136,13 @@ class ReferralServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListReferralEvents(self, request, context):
+        """Every state change of the caller's referrals (government: sent; charity: received), in order.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ReferralServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -173,6 +185,11 @@ def add_ReferralServiceServicer_to_server(servicer, server):
                     servicer.ReportReverseOutcome,
                     request_deserializer=aidbridge_dot_v1_dot_referrals__pb2.ReportReverseOutcomeRequest.FromString,
                     response_serializer=aidbridge_dot_v1_dot_referrals__pb2.ReverseReferral.SerializeToString,
+            ),
+            'ListReferralEvents': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListReferralEvents,
+                    request_deserializer=aidbridge_dot_v1_dot_referrals__pb2.ListReferralEventsRequest.FromString,
+                    response_serializer=aidbridge_dot_v1_dot_referrals__pb2.ListReferralEventsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -391,6 +408,33 @@ class ReferralService:
             '/aidbridge.v1.ReferralService/ReportReverseOutcome',
             aidbridge_dot_v1_dot_referrals__pb2.ReportReverseOutcomeRequest.SerializeToString,
             aidbridge_dot_v1_dot_referrals__pb2.ReverseReferral.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListReferralEvents(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/aidbridge.v1.ReferralService/ListReferralEvents',
+            aidbridge_dot_v1_dot_referrals__pb2.ListReferralEventsRequest.SerializeToString,
+            aidbridge_dot_v1_dot_referrals__pb2.ListReferralEventsResponse.FromString,
             options,
             channel_credentials,
             insecure,
