@@ -85,7 +85,7 @@ def test_capacity_answers_for_kind_group_and_area():
         "p-waitlist": "waitlist",
         "p-full": "no-capacity",
     }
-    assert [a.project.project_id for a in answers][0] == "p-food"
+    assert answers[0].project.project_id == "p-food"
     care = next(a for a in answers if a.project.project_id == "p-elder-care")
     assert care.reasons == ("10 of 20 places free", f"serves only some communities of {GYQ}")
     in_community = CapacityQuestion(
