@@ -206,7 +206,7 @@ def remember(
     produce: Callable[[], M],
 ) -> M:
     """Idempotency: the first call with ``request_id`` runs ``produce``; a retry with the same
-    content gets the same response; the same id with other content is an error. The kept
+    content gets the same response; the same id with other content is ALREADY_EXISTS. The kept
     response is sealed at rest (``gateway.store.idempotency``)."""
     if not request_id:
         raise errors.InvalidArgument("request_id is required", field="request_id")
@@ -216,7 +216,7 @@ def remember(
     seen = session.get(IdempotentRequest, (call.caller.org, request_id))
     if seen is not None:
         if seen.method != call.method or seen.request_digest != request_digest:
-            raise errors.InvalidArgument(
+            raise errors.AlreadyExists(
                 f"request_id {request_id!r} was already used with different content",
                 field="request_id",
             )

@@ -14,12 +14,13 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from gateway import cases, referrals
+from gateway import cases
 from gateway.app import Gateway
 from gateway.consent import repository as consents
 from gateway.consent.model import EXPIRED
 from gateway.ledger import system
 from gateway.ledger.entry import append
+from gateway.referrals import repository as referral_store
 from gateway.store.models import Consent, ConsentEvent, Referral
 
 SWEEP_ACTOR = "gateway-sweep"
@@ -104,19 +105,5 @@ def _expired_since(session: Session, last_event_id: int) -> list[Consent]:
 
 
 def _expire_referrals(session: Session, now_ns: int) -> list[Referral]:
-    due = session.scalars(
-        select(Referral)
-        .where(Referral.state == referrals.REQUESTED, Referral.respond_by_ns <= now_ns)
-        .order_by(Referral.referral_id)
-    ).all()
-    for row in due:
-        referrals.transition(
-            session,
-            row,
-            referrals.EXPIRED,
-            org=GATEWAY_ORG,
-            actor=SWEEP_ACTOR,
-            reason="nobody acted before the respond-by time",
-            now_ns=now_ns,
-        )
-    return list(due)
+    # Through the referral state machine, as every referral state change is.
+    return referral_store.expire_due(session, now_ns, org=GATEWAY_ORG, actor=SWEEP_ACTOR)

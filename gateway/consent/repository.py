@@ -63,15 +63,14 @@ from gateway.errors import (
 from gateway.keys import KeyRing
 from gateway.policy.catalogue import Catalogue
 from gateway.privacy.crypto import FieldCipher
-from gateway.referrals import CANCELLED, CANCELLED_BY_WITHDRAWAL, OPEN
+from gateway.referrals import repository as referral_store
+from gateway.referrals.states import CANCELLED, CANCELLED_BY_WITHDRAWAL
 from gateway.store.models import (
     Case,
     Consent,
     ConsentEvent,
     DeletionAttestation,
     Notification,
-    Referral,
-    ReferralEvent,
     Release,
 )
 
@@ -498,28 +497,11 @@ def _cancel_open_referrals(
     actor: str,
     reason: str,
 ) -> int:
-    referrals = session.scalars(
-        select(Referral)
-        .where(
-            Referral.consent_id == consent_id,
-            Referral.state.in_(sorted(OPEN)),
-        )
-        .with_for_update()
-    ).all()
-    for referral in referrals:
-        referral.state = state
-        referral.updated_at_ns = now_ns
-        session.add(
-            ReferralEvent(
-                referral_id=referral.referral_id,
-                state=state,
-                at_ns=now_ns,
-                org=org,
-                actor=actor,
-                reason=reason,
-            )
-        )
-    return len(referrals)
+    # Through the referral state machine, as every referral state change is.
+    cancelled = referral_store.cancel_resting_on(
+        session, consent_id, target=state, org=org, actor=actor, reason=reason, now_ns=now_ns
+    )
+    return len(cancelled)
 
 
 def _notify_recipients(

@@ -32,6 +32,11 @@ def _enum_value(enum: Any, name: str) -> int:
     raise ValueError(name)
 
 
+# Public names for the translations other services share (e.g. HelpKind ↔ "visits_and_care").
+enum_name = _enum_name
+enum_value = _enum_value
+
+
 def case_to_record(case: cases_pb2.Case) -> dict[str, Any]:
     p = case.person
     return {

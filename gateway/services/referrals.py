@@ -1,27 +1,47 @@
-"""ReferralService: the closed loop between government and charities."""
+"""ReferralService: the closed loop between government and charities (issue 11).
+
+Translates protobuf ↔ the domain of ``gateway.referrals`` and nothing more: forward referrals
+and their states, the event feed, help delivered, reverse referrals and their outcomes. Every
+call is one exchange (``gateway.exchange``): decided by the policy and ledgered, allowed or
+refused. Writes are idempotent by request id (``remember``).
+
+Two seams are kept in one place each for integration: free text a charity receives passes
+``disclose_text`` (the privacy disclosure path), and the integrity checks hook in at
+``integrity_check``.
+"""
 
 from __future__ import annotations
 
+import base64
+from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 import grpc
 from sqlalchemy.orm import Session
 
-from aidbridge.v1 import referrals_pb2, referrals_pb2_grpc
-from gateway import cases, errors, referrals
+from aidbridge.v1 import common_pb2, consents_pb2, referrals_pb2, referrals_pb2_grpc
+from gateway import cases, errors
 from gateway.clock import NS_PER_DAY
 from gateway.consent import repository as consents
-from gateway.consent.model import policy_view
+from gateway.consent.model import Evidence, Grantor, Notice, policy_view
+from gateway.consent.signing import consent_key_id
 from gateway.exchange import Call, remember
 from gateway.privacy.scrub import scrub_narrative
 from gateway.privacy.transform import known_values
+from gateway.referrals import model, states, validate
+from gateway.referrals import repository as store
 from gateway.services import convert
 from gateway.services.base import Servicer
 from gateway.services.cases import subject_attributes
 from gateway.store.models import Referral
 
 _STATE_PREFIX = "REFERRAL_STATE_"
-FAST_TRACK_SEVERITIES = {"high", "urgent"}
+_GRANTOR = {
+    consents_pb2.GRANTOR_KIND_SUBJECT: "subject",
+    consents_pb2.GRANTOR_KIND_GUARDIAN: "guardian",
+}
+_GRANTOR_BACK = {v: k for k, v in _GRANTOR.items()}
 
 
 def state_name(value: int) -> str:
@@ -34,12 +54,41 @@ def state_value(name: str) -> int:
     return int(referrals_pb2.ReferralState.Value(_STATE_PREFIX + name.upper().replace("-", "_")))
 
 
+def _name(enum: Any, value: int) -> str:
+    return convert.enum_name(enum, value) if value else ""
+
+
+def _value(enum: Any, name: str) -> int:
+    return convert.enum_value(enum, name) if name else 0
+
+
+def disclose_text(call: Call, text: str, record: Mapping[str, Any]) -> str:
+    """Free text on its way to the caller. A charity gets it scrubbed of the person's
+    identifiers (``record``: what is known of the person); government callers get it as
+    written. The one place free text leaves this service: the privacy disclosure module
+    replaces this body."""
+    if not text or call.caller.role != states.CHARITY:
+        return text
+    return scrub_narrative(text, known_values(record))
+
+
+def integrity_check(session: Session, call: Call, action: str, facts: Mapping[str, Any]) -> None:
+    """Where the integrity checks (conflict of interest, anomaly flags) run before help or a
+    reverse referral is stored; ``action`` is "record-help" or "create-reverse-referral" and
+    ``facts`` what the check needs. A check that refuses raises a domain error; one that only
+    flags records its flag. None is wired in yet."""
+    del session, call, action, facts
+
+
 class ReferralService(Servicer, referrals_pb2_grpc.ReferralServiceServicer):
-    def _message(self, call: Call, session: Session, row: Referral) -> referrals_pb2.Referral:
+    # --- messages --------------------------------------------------------------------------
+
+    def _message(
+        self, call: Call, session: Session, row: Referral, *, detail: bool = False
+    ) -> referrals_pb2.Referral:
         app = call.app
         case_row = cases.get_case(session, row.case_id)
         record = cases.load_record(case_row, app.cipher)
-        note = referrals.note_of(row, app.cipher)
         message = referrals_pb2.Referral(
             referral_id=row.referral_id,
             from_org=row.from_org,
@@ -51,18 +100,46 @@ class ReferralService(Servicer, referrals_pb2_grpc.ReferralServiceServicer):
             created_at=convert.timestamp(row.created_at_ns),
             updated_at=convert.timestamp(row.updated_at_ns),
             respond_by=convert.timestamp(row.respond_by_ns),
+            hardship_type=_value(common_pb2.HardshipType, row.hardship_type),
+            special_group=_value(common_pb2.SpecialGroup, row.special_group),
+            rejection_reason=_value(
+                referrals_pb2.RejectionReason, store.latest_reason_code(session, row)
+            ),
         )
         summary = convert.summary_values({"hardship_types": record.get("hardship_types", [])})
         message.hardship_types.extend(summary["hardship_types"])
-        if record.get("severity"):
-            message.severity = convert.summary_values({"severity": record["severity"]})["severity"]
-        if call.caller.role == "charity":
+        severity = row.severity or record.get("severity", "")
+        if severity:
+            message.severity = convert.summary_values({"severity": severity})["severity"]
+        if call.caller.role == states.CHARITY:
             message.subject = app.pseudonym(call.caller.org, record["resident_id"])
-            message.note = scrub_narrative(note, known_values(record)) if note else ""
         else:
             message.case_id = row.case_id
-            message.note = note
+        message.note = disclose_text(call, store.note_of(row, app.cipher), record)
+        if detail:
+            message.events.extend(
+                self._event(call, e, record) for e in store.events_of(session, row.referral_id)
+            )
+            message.help.extend(
+                _help_message(h) for h in store.help_of(session, row.referral_id, app.cipher)
+            )
         return message
+
+    def _event(
+        self, call: Call, event: model.EventView, record: Mapping[str, Any]
+    ) -> referrals_pb2.ReferralEvent:
+        return referrals_pb2.ReferralEvent(
+            event_id=event.event_id,
+            referral_id=event.referral_id,
+            state=state_value(event.state),
+            at=convert.timestamp(event.at_ns),
+            org=event.org,
+            actor=event.actor,
+            reason=disclose_text(call, event.reason, record),
+            rejection_reason=_value(referrals_pb2.RejectionReason, event.reason_code),
+        )
+
+    # --- government → charity --------------------------------------------------------------
 
     async def CreateReferral(
         self, request: referrals_pb2.CreateReferralRequest, context: grpc.aio.ServicerContext
@@ -82,6 +159,12 @@ class ReferralService(Servicer, referrals_pb2_grpc.ReferralServiceServicer):
         case_row = cases.get_case(session, request.case_id)
         record = cases.load_record(case_row, app.cipher)
         call.facts.subject = app.ledger_subject(record["resident_id"])
+        referral_for = validate.referral_for(
+            record,
+            hardship_type=_name(common_pb2.HardshipType, request.hardship_type),
+            special_group=_name(common_pb2.SpecialGroup, request.special_group),
+            severity=_name(common_pb2.Severity, request.severity),
+        )
         consent = consents.effective_consent(session, request.consent_id, call.now_ns)
         if consent.case_id != case_row.case_id:
             raise errors.FailedPrecondition(
@@ -115,7 +198,7 @@ class ReferralService(Servicer, referrals_pb2_grpc.ReferralServiceServicer):
 
         def produce() -> referrals_pb2.CreateReferralResponse:
             days = request.respond_within_days or app.config.referral_respond_days
-            row = referrals.create_referral(
+            row = store.create_referral(
                 session,
                 case=case_row,
                 from_org=call.caller.org,
@@ -123,7 +206,7 @@ class ReferralService(Servicer, referrals_pb2_grpc.ReferralServiceServicer):
                 consent_id=consent.consent_id,
                 purpose=request.purpose,
                 note=request.note,
-                fast_track=record.get("severity", "") in FAST_TRACK_SEVERITIES,
+                referral_for=referral_for,
                 respond_by_ns=call.now_ns + days * NS_PER_DAY,
                 actor=call.caller.actor,
                 cipher=app.cipher,
@@ -148,7 +231,7 @@ class ReferralService(Servicer, referrals_pb2_grpc.ReferralServiceServicer):
             raise errors.InvalidArgument("page.page_size must be between 1 and 500", field="page")
         # No resource is named: the list is scoped to the caller's own referrals below.
         call.decide(resource={"kind": "none"})
-        rows = referrals.list_referrals(
+        rows = store.list_referrals(
             session,
             org=call.caller.org,
             role=call.caller.role,
@@ -160,7 +243,7 @@ class ReferralService(Servicer, referrals_pb2_grpc.ReferralServiceServicer):
             referrals=[self._message(call, session, r) for r in rows[:size]]
         )
         if len(rows) > size:
-            response.next_page_token = rows[size - 1].referral_id
+            response.next_page_token = store.queue_token(rows[size - 1])
         return response
 
     async def GetReferral(
@@ -170,10 +253,10 @@ class ReferralService(Servicer, referrals_pb2_grpc.ReferralServiceServicer):
 
     def _get(self, session: Session, call: Call) -> referrals_pb2.Referral:
         request: referrals_pb2.GetReferralRequest = call.request  # type: ignore[assignment]
-        row = referrals.get_referral(session, request.referral_id)
+        row = store.get_referral(session, request.referral_id)
         # With the case's street: the sending office must still hold jurisdiction over it.
-        call.decide(resource=referrals.policy_resource(row, cases.get_case(session, row.case_id)))
-        return self._message(call, session, row)
+        call.decide(resource=store.policy_resource(row, cases.get_case(session, row.case_id)))
+        return self._message(call, session, row, detail=True)
 
     async def UpdateReferralState(
         self, request: referrals_pb2.UpdateReferralStateRequest, context: grpc.aio.ServicerContext
@@ -185,33 +268,381 @@ class ReferralService(Servicer, referrals_pb2_grpc.ReferralServiceServicer):
         target = state_name(request.state)
         if not target:
             raise errors.InvalidArgument("state is required", field="state")
-        row = referrals.get_referral(session, request.referral_id)
-        resource = referrals.policy_resource(row, cases.get_case(session, row.case_id))
+        change = model.StateChange(
+            target=target,
+            reason=request.reason,
+            reason_code=_name(referrals_pb2.RejectionReason, request.rejection_reason),
+        )
+        validate.state_change(change)
+        row = store.get_referral(session, request.referral_id, lock=True)
+        resource = store.policy_resource(row, cases.get_case(session, row.case_id))
         resource["target_state"] = target
         call.decide(resource=resource)
 
         def produce() -> referrals_pb2.Referral:
-            referrals.transition(
+            store.change_state(
                 session,
                 row,
-                target,
+                change,
+                role=call.caller.role,
                 org=call.caller.org,
                 actor=call.caller.actor,
-                reason=request.reason,
                 now_ns=call.now_ns,
             )
             return self._message(call, session, row)
 
         return remember(session, call, request.request_id, referrals_pb2.Referral, produce)
 
-    async def RecordHelp(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
-        return await self.unimplemented(context, request)
+    async def ListReferralEvents(
+        self, request: referrals_pb2.ListReferralEventsRequest, context: grpc.aio.ServicerContext
+    ) -> referrals_pb2.ListReferralEventsResponse:
+        return await self.run_read(context, request, self._events)
 
-    async def CreateReverseReferral(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
-        return await self.unimplemented(context, request)
+    def _events(self, session: Session, call: Call) -> referrals_pb2.ListReferralEventsResponse:
+        request: referrals_pb2.ListReferralEventsRequest = call.request  # type: ignore[assignment]
+        size = request.page_size or 100
+        if not 0 < size <= 500:
+            raise errors.InvalidArgument("page_size must be between 1 and 500", field="page_size")
+        if request.after_event_id < 0:
+            raise errors.InvalidArgument(
+                "after_event_id must not be negative", field="after_event_id"
+            )
+        # Scoped to the caller's own referrals below (a referral of another is simply absent).
+        call.decide(resource={"kind": "none"})
+        found = store.event_feed(
+            session,
+            org=call.caller.org,
+            role=call.caller.role,
+            after_event_id=request.after_event_id,
+            referral_id=request.referral_id,
+            limit=size,
+        )
+        records: dict[str, Mapping[str, Any]] = {}
+        response = referrals_pb2.ListReferralEventsResponse()
+        for event in found:
+            if event.referral_id not in records:
+                referral = store.get_referral(session, event.referral_id)
+                records[event.referral_id] = cases.load_record(
+                    cases.get_case(session, referral.case_id), call.app.cipher
+                )
+            response.events.append(self._event(call, event, records[event.referral_id]))
+        response.last_event_id = found[-1].event_id if found else request.after_event_id
+        return response
 
-    async def ListReverseReferrals(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
-        return await self.unimplemented(context, request)
+    # --- help delivered --------------------------------------------------------------------
 
-    async def ReportReverseOutcome(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
-        return await self.unimplemented(context, request)
+    async def RecordHelp(
+        self, request: referrals_pb2.RecordHelpRequest, context: grpc.aio.ServicerContext
+    ) -> referrals_pb2.HelpDelivered:
+        return await self.run(context, request, self._record_help)
+
+    def _record_help(self, session: Session, call: Call) -> referrals_pb2.HelpDelivered:
+        request: referrals_pb2.RecordHelpRequest = call.request  # type: ignore[assignment]
+        app = call.app
+        help_in = request.help
+        for name in ("help_id", "org"):
+            if getattr(help_in, name):
+                raise errors.InvalidArgument(
+                    f"help.{name} is set by the gateway; leave it empty", field=f"help.{name}"
+                )
+        if help_in.HasField("recorded_at"):
+            raise errors.InvalidArgument(
+                "help.recorded_at is set by the gateway; leave it empty", field="help.recorded_at"
+            )
+        draft = model.HelpDraft(
+            referral_id=help_in.referral_id,
+            kind=_name(common_pb2.HelpKind, help_in.kind),
+            amount_fen=help_in.value_fen,
+            minutes=help_in.minutes,
+            delivered_at_ns=convert.from_timestamp(help_in.delivered_at)
+            if help_in.HasField("delivered_at")
+            else 0,
+            project_id=help_in.project_id,
+            description=help_in.description,
+        )
+        if not draft.referral_id:
+            raise errors.InvalidArgument("help.referral_id is required", field="help.referral_id")
+        row = store.get_referral(session, draft.referral_id, lock=True)
+        case_row = cases.get_case(session, row.case_id)
+        record = cases.load_record(case_row, app.cipher)
+        call.facts.subject = app.ledger_subject(record["resident_id"])
+        call.facts.consent_id = row.consent_id
+        call.decide(resource=store.policy_resource(row, case_row), purpose=row.purpose)
+        validate.help_draft(draft, now_ns=call.now_ns, referral_created_ns=row.created_at_ns)
+        integrity_check(
+            session,
+            call,
+            "record-help",
+            {"referral_id": row.referral_id, "kind": draft.kind, "amount_fen": draft.amount_fen},
+        )
+
+        def produce() -> referrals_pb2.HelpDelivered:
+            view = store.record_help(
+                session,
+                row,
+                draft,
+                org=call.caller.org,
+                actor=call.caller.actor,
+                cipher=app.cipher,
+                now_ns=call.now_ns,
+            )
+            return _help_message(view)
+
+        return remember(session, call, request.request_id, referrals_pb2.HelpDelivered, produce)
+
+    # --- charity → government --------------------------------------------------------------
+
+    def _reverse_message(
+        self, call: Call, view: model.ReverseView
+    ) -> referrals_pb2.ReverseReferral:
+        d = view.draft
+        c = d.consent
+        known = {"name": d.subject_name, "resident_id": d.subject_resident_id}
+        if d.subject_phone:
+            known["phone"] = d.subject_phone
+        return referrals_pb2.ReverseReferral(
+            reverse_referral_id=view.reverse_referral_id,
+            from_org=view.from_org,
+            to_office=view.to_office,
+            subject_name=d.subject_name,
+            subject_resident_id=d.subject_resident_id,
+            subject_phone=d.subject_phone,
+            reason=d.reason,
+            state=view.state,
+            outcome_note=disclose_text(call, view.outcome_note, known),
+            created_at=convert.timestamp(view.created_at_ns),
+            consent=referrals_pb2.ReverseReferralConsent(
+                grantor=consents_pb2.Grantor(
+                    kind=_GRANTOR_BACK[c.grantor.kind],
+                    name=c.grantor.name,
+                    relationship=c.grantor.relationship,
+                    verification_method=c.grantor.verification_method,
+                ),
+                notice=consents_pb2.Notice(version=c.notice.version, sha256=c.notice.sha256),
+                evidence=consents_pb2.Evidence(
+                    form_sha256=c.evidence.form_sha256, witness=c.evidence.witness
+                ),
+                recipient_office=c.recipient_office,
+                purpose=c.purpose,
+                valid_from=convert.timestamp(c.valid_from_ns),
+                valid_until=convert.timestamp(c.valid_until_ns),
+                signature=view.consent_signature,
+                signing_key_id=view.signing_key_id,
+            ),
+            purpose=d.purpose,
+            suspected_aid=_value(common_pb2.HardshipType, d.suspected_aid),
+            street=d.street,
+            close_reason=_value(referrals_pb2.ReverseCloseReason, view.close_reason),
+            application_id=view.application_id,
+            updated_at=convert.timestamp(view.updated_at_ns),
+            events=[
+                referrals_pb2.ReverseReferralEvent(
+                    state=e.state,
+                    at=convert.timestamp(e.at_ns),
+                    org=e.org,
+                    actor=e.actor,
+                    reason_code=e.reason_code,
+                )
+                for e in view.events
+            ],
+        )
+
+    async def CreateReverseReferral(
+        self,
+        request: referrals_pb2.CreateReverseReferralRequest,
+        context: grpc.aio.ServicerContext,
+    ) -> referrals_pb2.ReverseReferral:
+        return await self.run(context, request, self._create_reverse)
+
+    def _create_reverse(self, session: Session, call: Call) -> referrals_pb2.ReverseReferral:
+        request: referrals_pb2.CreateReverseReferralRequest = call.request  # type: ignore[assignment]
+        app = call.app
+        draft = _reverse_draft(request.referral)
+        resident_id = validate.reverse_draft(
+            draft, catalogue=app.catalogue, streets=app.catalogue.streets, now_ns=call.now_ns
+        )
+        draft = replace(draft, subject_resident_id=resident_id)  # normalised
+        call.facts.subject = app.ledger_subject(resident_id)
+        call.facts.purpose = draft.purpose
+        call.decide(
+            resource={
+                "kind": "reverse_referral",
+                "from_org": call.caller.org,
+                "to_org": draft.to_office,
+                "street": draft.street,
+                "state": "",
+            },
+            purpose=draft.purpose,
+        )
+        integrity_check(
+            session,
+            call,
+            "create-reverse-referral",
+            {"to_office": draft.to_office, "subject": call.facts.subject},
+        )
+
+        def produce() -> referrals_pb2.ReverseReferral:
+            key = app.keys.signing_key("consent")
+            view = store.create_reverse(
+                session,
+                draft,
+                from_org=call.caller.org,
+                actor=call.caller.actor,
+                sign=lambda data: _b64(key.sign(data)),
+                signing_key_id=consent_key_id(app.keys.version),
+                cipher=app.cipher,
+                now_ns=call.now_ns,
+            )
+            return self._reverse_message(call, view)
+
+        return remember(session, call, request.request_id, referrals_pb2.ReverseReferral, produce)
+
+    async def ListReverseReferrals(
+        self, request: referrals_pb2.ListReverseReferralsRequest, context: grpc.aio.ServicerContext
+    ) -> referrals_pb2.ListReverseReferralsResponse:
+        return await self.run_read(context, request, self._list_reverse)
+
+    def _list_reverse(
+        self, session: Session, call: Call
+    ) -> referrals_pb2.ListReverseReferralsResponse:
+        request: referrals_pb2.ListReverseReferralsRequest = call.request  # type: ignore[assignment]
+        size = request.page.page_size or 50
+        if not 0 < size <= 500:
+            raise errors.InvalidArgument("page.page_size must be between 1 and 500", field="page")
+        if request.state and request.state not in states.reverse_machine().states:
+            raise errors.InvalidArgument(
+                f"state must be one of {', '.join(states.reverse_machine().states)}",
+                field="state",
+            )
+        call.decide(resource={"kind": "none"})
+        rows = store.list_reverse(
+            session,
+            org=call.caller.org,
+            role=call.caller.role,
+            state=request.state,
+            after=request.page.page_token,
+            limit=size + 1,
+        )
+        response = referrals_pb2.ListReverseReferralsResponse(
+            referrals=[
+                self._reverse_message(call, store.reverse_view(session, r, call.app.cipher))
+                for r in rows[:size]
+            ]
+        )
+        if len(rows) > size:
+            response.next_page_token = store.reverse_token(rows[size - 1])
+        return response
+
+    async def ReportReverseOutcome(
+        self, request: referrals_pb2.ReportReverseOutcomeRequest, context: grpc.aio.ServicerContext
+    ) -> referrals_pb2.ReverseReferral:
+        return await self.run(context, request, self._report_outcome)
+
+    def _report_outcome(self, session: Session, call: Call) -> referrals_pb2.ReverseReferral:
+        request: referrals_pb2.ReportReverseOutcomeRequest = call.request  # type: ignore[assignment]
+        app = call.app
+        if not request.state:
+            raise errors.InvalidArgument(
+                "state is required: received, opened or closed", field="state"
+            )
+        outcome = model.ReverseOutcome(
+            target=request.state,
+            close_reason=_name(referrals_pb2.ReverseCloseReason, request.close_reason),
+            application_id=request.application_id,
+            note=request.outcome_note,
+        )
+        validate.reverse_outcome(outcome)
+        row = store.get_reverse(session, request.reverse_referral_id, lock=True)
+        call.facts.subject = app.ledger_subject(store.reverse_subject(session, row, app.cipher))
+        resource = store.reverse_policy_resource(row)
+        resource["target_state"] = outcome.target
+        call.decide(resource=resource, purpose=row.purpose)
+
+        def produce() -> referrals_pb2.ReverseReferral:
+            store.change_reverse_state(
+                session,
+                row,
+                outcome,
+                role=call.caller.role,
+                org=call.caller.org,
+                actor=call.caller.actor,
+                cipher=app.cipher,
+                now_ns=call.now_ns,
+            )
+            return self._reverse_message(call, store.reverse_view(session, row, app.cipher))
+
+        return remember(session, call, request.request_id, referrals_pb2.ReverseReferral, produce)
+
+
+def _help_message(view: model.HelpRecordView) -> referrals_pb2.HelpDelivered:
+    return referrals_pb2.HelpDelivered(
+        help_id=view.help_id,
+        referral_id=view.referral_id,
+        kind=_value(common_pb2.HelpKind, view.kind),
+        value_fen=view.amount_fen,
+        minutes=view.minutes,
+        description=view.description,
+        delivered_at=convert.timestamp(view.delivered_at_ns),
+        project_id=view.project_id,
+        org=view.org,
+        recorded_at=convert.timestamp(view.recorded_at_ns),
+    )
+
+
+def _reverse_draft(message: referrals_pb2.ReverseReferral) -> model.ReverseDraft:
+    for name in ("reverse_referral_id", "state", "outcome_note", "application_id"):
+        if getattr(message, name):
+            raise errors.InvalidArgument(
+                f"referral.{name} is set by the gateway; leave it empty", field=f"referral.{name}"
+            )
+    if message.close_reason:
+        raise errors.InvalidArgument(
+            "referral.close_reason is set by the office; leave it empty",
+            field="referral.close_reason",
+        )
+    if not message.HasField("consent"):
+        raise errors.InvalidArgument(
+            "referral.consent is required: the person's consent naming the receiving office",
+            field="referral.consent",
+        )
+    c = message.consent
+    if c.signature or c.signing_key_id:
+        raise errors.InvalidArgument(
+            "referral.consent.signature is set by the gateway; leave it empty",
+            field="referral.consent.signature",
+        )
+    for name in ("valid_from", "valid_until"):
+        if not c.HasField(name):
+            raise errors.InvalidArgument(
+                f"referral.consent.{name} is required", field=f"referral.consent.{name}"
+            )
+    return model.ReverseDraft(
+        to_office=message.to_office,
+        subject_name=message.subject_name.strip(),
+        subject_resident_id=message.subject_resident_id,
+        subject_phone=message.subject_phone.strip(),
+        street=message.street,
+        reason=message.reason,
+        suspected_aid=_name(common_pb2.HardshipType, message.suspected_aid),
+        purpose=message.purpose or model.REVERSE_PURPOSE,
+        consent=model.ReverseConsent(
+            grantor=Grantor(
+                kind=_GRANTOR.get(c.grantor.kind, ""),
+                name=c.grantor.name.strip(),
+                relationship=c.grantor.relationship.strip(),
+                verification_method=c.grantor.verification_method.strip(),
+            ),
+            notice=Notice(version=c.notice.version.strip(), sha256=c.notice.sha256.lower()),
+            evidence=Evidence(
+                form_sha256=c.evidence.form_sha256.lower(), witness=c.evidence.witness
+            ),
+            recipient_office=c.recipient_office,
+            purpose=c.purpose or model.REVERSE_PURPOSE,
+            valid_from_ns=convert.from_timestamp(c.valid_from),
+            valid_until_ns=convert.from_timestamp(c.valid_until),
+        ),
+    )
+
+
+def _b64(raw: bytes) -> str:
+    return base64.b64encode(raw).decode("ascii")

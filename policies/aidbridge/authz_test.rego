@@ -368,6 +368,46 @@ test_denial_always_has_a_reason if {
 	count(d.reasons) > 0
 }
 
+# --- referral loop (issue 11): reverse referrals and the event feed -----------------------------
+
+reverse_referral := {
+	"kind": "reverse_referral", "id": "rr-1", "from_org": "charity-sunshine",
+	"to_org": "jb-civil-affairs", "state": "submitted",
+}
+
+reverse_outcome := {
+	"now_ns": now, "caller": bureau, "method": "aidbridge.v1.ReferralService/ReportReverseOutcome",
+	"resource": object.union(reverse_referral, {"target_state": "opened"}),
+}
+
+test_the_receiving_office_opens_or_closes_a_reverse_referral if {
+	decide(reverse_outcome).allow
+	i := object.union(reverse_outcome, {"resource": object.union(reverse_referral, {"target_state": "closed"})})
+	decide(i).allow
+	j := object.union(reverse_outcome, {"resource": object.union(reverse_referral, {"target_state": "submitted"})})
+	d := decide(j)
+	only_reason(d, "the receiving office may set a reverse referral to received, opened or closed, not submitted")
+}
+
+test_only_the_receiving_office_answers_a_reverse_referral if {
+	d := decide(object.union(reverse_outcome, {"caller": street_office}))
+	only_reason(d, "reverse_referral rr-1 was not sent to jb-guanyinqiao-office")
+	not decide(object.union(reverse_outcome, {"caller": sunshine})).allow
+}
+
+test_both_sides_follow_their_own_referral_events_and_reverse_referrals if {
+	some method in ["aidbridge.v1.ReferralService/ListReferralEvents", "aidbridge.v1.ReferralService/ListReverseReferrals"]
+	some caller in [bureau, sunshine]
+	decide({"now_ns": now, "caller": caller, "method": method, "resource": {"kind": "none"}}).allow
+}
+
+test_compliance_does_not_follow_referral_events if {
+	not decide({
+		"now_ns": now, "caller": supervisor, "method": "aidbridge.v1.ReferralService/ListReferralEvents",
+		"resource": {"kind": "none"},
+	}).allow
+}
+
 # --- projects and the linkage report (issue 11) ----------------------------------------------
 
 test_charity_publishes_its_own_project if {

@@ -578,7 +578,7 @@ def test_a_duplicate_request_id_with_different_content_is_refused_and_stores_not
 
     refused = _refused(_record, gov, _consent(gw, case_id, retention_days=30), "dup")
 
-    assert refused.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert refused.code() == grpc.StatusCode.ALREADY_EXISTS
     assert "request_id" in refused.details()
     assert _count(gw, Consent) == 1 and _count(gw, ConsentEvent) == 1
 

@@ -75,7 +75,7 @@ def test_retried_request_returns_the_same_case_and_reused_id_with_other_content_
     assert _count(gateway, Case) == 1
     with pytest.raises(grpc.RpcError) as err:
         gov.cases.RegisterCase(cases_pb2.RegisterCaseRequest(request_id="same", case=second))
-    assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert err.value.code() == grpc.StatusCode.ALREADY_EXISTS
     assert "request_id" in err.value.details()
     assert _count(gateway, Case) == 1
 

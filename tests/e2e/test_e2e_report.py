@@ -19,20 +19,15 @@ from sqlalchemy import select
 from typer.testing import CliRunner
 
 from aidbridge.v1 import cases_pb2, common_pb2, consents_pb2, referrals_pb2, reports_pb2
+from aidbridge.v1 import referrals_pb2 as S
 from aidbridge.v1 import resources_pb2 as R
 from gateway.clock import NS_PER_DAY, FixedClock
 from gateway.report.html import format_value
 from gateway.services.convert import timestamp
-from gateway.store.models import (
-    Case,
-    HelpRecord,
-    Referral,
-    ReferralEvent,
-    ReverseReferral,
-    ReverseReferralEvent,
-)
+from gateway.store.models import Case, HelpRecord, Referral, ReferralEvent
 from tests.conftest import start_gateway
 from tests.e2e.flow import CHARITY_A, CHARITY_B, COMPLIANCE, GOV, PURPOSE, adults, consent_message
+from tests.referrals.loop import reverse_request
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
@@ -94,31 +89,34 @@ def set_state(charity, referral_id: str, state: int, tag: str) -> None:
     )
 
 
-def add_help(gw, referral_id: str, kind: str, amount_fen: int, minutes: int, at_ns: int,
+def add_help(charity, referral_id: str, kind: int, value_fen: int, minutes: int, at_ns: int,
              project_id: str = "") -> None:  # fmt: skip
-    # Help records as the charity's RecordHelp leaves them (written straight to the store).
-    with gw.app.store.write() as s:
-        s.add(HelpRecord(
-            help_id="help-" + uuid.uuid4().hex[:12], referral_id=referral_id, org=CHARITY_A,
-            kind=kind, amount_fen=amount_fen, minutes=minutes, delivered_at_ns=at_ns,
-            project_id=project_id, key_id="k1", actor="staff", recorded_at_ns=at_ns,
-        ))  # fmt: skip
+    charity.referrals.RecordHelp(
+        S.RecordHelpRequest(
+            request_id=f"help-{uuid.uuid4().hex[:8]}",
+            help=S.HelpDelivered(
+                referral_id=referral_id, kind=kind, value_fen=value_fen, minutes=minutes,
+                delivered_at=timestamp(at_ns), project_id=project_id, description="送米面油",
+            ),
+        )
+    )  # fmt: skip
 
 
-def add_reverse(gw, states: list[tuple[str, str]], at_ns: int, office: str = GOV) -> None:
-    rid = "rr-" + uuid.uuid4().hex[:12]
-    with gw.app.store.write() as s:
-        s.add(ReverseReferral(
-            reverse_referral_id=rid, from_org=CHARITY_A, to_office=office, state=states[-1][0],
-            payload_enc=b"x", key_id="k1", created_at_ns=at_ns, updated_at_ns=at_ns,
-            suspected_aid="minimum_living", close_reason=states[-1][1],
+def add_reverse(gw, charity, office_client, person, tag: str, outcome: str) -> None:
+    created = charity.referrals.CreateReverseReferral(
+        reverse_request(gw, person, rid=f"rev-{tag}", office=GOV)
+    )
+    rid = created.reverse_referral_id
+    if outcome == "opened":
+        office_client.referrals.ReportReverseOutcome(S.ReportReverseOutcomeRequest(
+            request_id=f"o-{tag}", reverse_referral_id=rid, state="opened",
+            application_id=f"DB-{tag}",
         ))  # fmt: skip
-        s.flush()
-        for i, (state, code) in enumerate(states):
-            s.add(ReverseReferralEvent(
-                reverse_referral_id=rid, state=state, at_ns=at_ns + i * HOUR, org=office,
-                actor="cw", reason_code=code,
-            ))  # fmt: skip
+    elif outcome == "closed":
+        office_client.referrals.ReportReverseOutcome(S.ReportReverseOutcomeRequest(
+            request_id=f"c-{tag}", reverse_referral_id=rid, state="closed",
+            close_reason=S.REVERSE_CLOSE_REASON_NOT_ELIGIBLE,
+        ))  # fmt: skip
 
 
 def build_month(gw) -> dict[str, str]:
@@ -140,10 +138,12 @@ def build_month(gw) -> dict[str, str]:
     for i, rid in enumerate(ids):  # accepted after 2, 4, 6, 8, 10, 12 hours
         gw.clock.set(NOV_10 + 2 * (i + 1) * HOUR)
         set_state(sunshine, rid, referrals_pb2.REFERRAL_STATE_ACCEPTED, "accept")
+    gw.clock.set(NOV_10 + 31 * HOUR)
+    material, visits = common_pb2.HELP_KIND_MATERIAL, common_pb2.HELP_KIND_VISITS_AND_CARE
     for i, rid in enumerate(ids[:5]):
-        add_help(gw, rid, "material", 20_000 + 1_000 * i, 0, NOV_10 + 30 * HOUR, project.project_id)
-    add_help(gw, ids[0], "visits_and_care", 0, 90, NOV_10 + 31 * HOUR)
-    add_help(gw, ids[5], "material", 50_000, 0, DEC_START + HOUR)  # December's
+        add_help(sunshine, rid, material, 20_000 + 1_000 * i, 0, NOV_10 + 30 * HOUR,
+                 project.project_id)  # fmt: skip
+    add_help(sunshine, ids[0], visits, 0, 90, NOV_10 + 31 * HOUR)
     for i, rid in enumerate(ids[:5]):  # completed after 1, 2, 3, 4, 5 days
         gw.clock.set(NOV_10 + (i + 1) * NS_PER_DAY)
         set_state(sunshine, rid, referrals_pb2.REFERRAL_STATE_COMPLETED, "complete")
@@ -156,12 +156,16 @@ def build_month(gw) -> dict[str, str]:
             ends_at=timestamp(NOV_START + 120 * NS_PER_DAY),
         ),
     ))  # fmt: skip
+    add_reverse(gw, sunshine, gov, people[8], "opened", "opened")
+    add_reverse(gw, harbour, gov, people[1], "closed", "closed")
     gw.clock.set(DEC_START + 2 * HOUR)  # December: after the period's end
+    add_help(sunshine, ids[5], material, 50_000, 0, DEC_START + HOUR)
     set_state(sunshine, ids[5], referrals_pb2.REFERRAL_STATE_COMPLETED, "late")
-    set_state(harbour, lone, referrals_pb2.REFERRAL_STATE_REJECTED, "reject")
-    add_reverse(gw, [("submitted", ""), ("received", ""), ("opened", "")], NOV_10)
-    add_reverse(gw, [("submitted", ""), ("closed", "not_eligible")], NOV_10 + HOUR)
-    add_reverse(gw, [("submitted", "")], DEC_START + HOUR)  # December's
+    harbour.referrals.UpdateReferralState(referrals_pb2.UpdateReferralStateRequest(
+        request_id="reject", referral_id=lone, state=referrals_pb2.REFERRAL_STATE_REJECTED,
+        rejection_reason=referrals_pb2.REJECTION_REASON_NO_CAPACITY,
+    ))  # fmt: skip
+    add_reverse(gw, sunshine, gov, people[2], "december", "")
     return {"october": october, "project": project.project_id}
 
 
@@ -264,6 +268,7 @@ def test_report_numbers_equal_counts_from_the_raw_records_and_the_page_shows_the
     assert report["reverse_referrals"]["total"] == "<5"
     assert report["reverse_referrals"]["by_outcome"] == {"closed:not_eligible": "<5",
                                                          "opened": "<5"}  # fmt: skip
+    assert report["reverse_referrals"]["by_suspected_aid"] == {"minimum_living": "<5"}
     (project,) = report["projects"]
     assert (project["capacity_total"], project["capacity_remaining"]) == (30, 24)
     assert project["capacity_used"] == 6 and project["help_records"] == 5
