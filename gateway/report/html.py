@@ -13,7 +13,14 @@ from collections.abc import Mapping, Sequence
 from html import escape
 from typing import Any
 
-from gateway.report.labels import HARDSHIP_TYPES, HELP_KINDS, REFERRAL_STATES, REVERSE_STATES, label
+from gateway.report.labels import (
+    HARDSHIP_TYPES,
+    HELP_KINDS,
+    REFERRAL_STATES,
+    REJECTION_REASONS,
+    REVERSE_STATES,
+    label,
+)
 from gateway.report.suppression import SUPPRESSED, THRESHOLD
 
 FONT = (
@@ -89,6 +96,8 @@ def render_html(report: Mapping[str, Any]) -> str:
         _breakdown("按状态", referrals["by_state"], "referrals.by_state", REFERRAL_STATES),
         _breakdown("按困难类型", referrals["by_hardship_type"], "referrals.by_hardship_type",
                    HARDSHIP_TYPES),
+        _breakdown("拒绝原因", referrals["rejections_by_reason"], "referrals.rejections_by_reason",
+                   REJECTION_REASONS),
         _breakdown("按街道（镇）", referrals["by_street"], "referrals.by_street", None),
         _breakdown(
             "按慈善组织",

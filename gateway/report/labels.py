@@ -46,3 +46,13 @@ REVERSE_STATES = {
 
 def label(table: dict[str, str], code: str) -> str:
     return table.get(code, code or "未注明")
+
+
+REJECTION_REASONS = {
+    "no_capacity": "名额已满",
+    "not_eligible": "不符合条件",
+    "cannot_reach": "无法联系",
+    "duplicate": "重复转介",
+    "other": "其他",
+    "unspecified": "未注明",
+}

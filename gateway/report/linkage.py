@@ -127,6 +127,7 @@ class _ReferralRow:
     street: str
     hardship_type: str
     state: str  # as of the end of the period
+    rejection_reason: str  # the structured reason, when rejected by the period's end
     hours_to_accept: float | None
     hours_to_complete: float | None
 
@@ -144,6 +145,9 @@ class _Referrals:
             "by_state": _counts(r.state for r in self.rows),
             "by_hardship_type": _counts(r.hardship_type for r in self.rows),
             "by_street": _counts(r.street for r in self.rows),
+            "rejections_by_reason": _counts(
+                r.rejection_reason for r in self.rows if r.state == "rejected"
+            ),
             "by_charity": {
                 org: {"name": _org_name(catalogue, org), "referrals": shown(n)}
                 for org, n in sorted(charities.items(), key=lambda kv: (-kv[1], kv[0]))
@@ -165,18 +169,19 @@ def _referrals(session: Session, period: Period, scope: Scope, cipher: FieldCiph
     if scope.streets is not None:
         query = query.where(Case.street.in_(list(scope.streets)))
     found = session.execute(query).all()
-    events: dict[str, list[tuple[int, int, str]]] = {}
+    events: dict[str, list[tuple[int, int, str, str]]] = {}
     ids = [referral.referral_id for referral, _ in found]
     for chunk in _chunks(ids, 500):
-        for referral_id, event_id, at_ns, state in session.execute(
+        for referral_id, event_id, at_ns, state, code in session.execute(
             select(
                 ReferralEvent.referral_id,
                 ReferralEvent.id,
                 ReferralEvent.at_ns,
                 ReferralEvent.state,
+                ReferralEvent.reason_code,
             ).where(ReferralEvent.referral_id.in_(chunk), ReferralEvent.at_ns < period.end_ns)
         ):
-            events.setdefault(referral_id, []).append((at_ns, event_id, state))
+            events.setdefault(referral_id, []).append((at_ns, event_id, state, code or ""))
     rows = []
     for referral, case in found:
         history = sorted(events.get(referral.referral_id, []))
@@ -189,6 +194,7 @@ def _referrals(session: Session, period: Period, scope: Scope, cipher: FieldCiph
                 street=case.street,
                 hardship_type=hardship,
                 state=state,
+                rejection_reason=(history[-1][3] or "unspecified") if state == "rejected" else "",
                 hours_to_accept=_hours_to(history, "accepted", referral.created_at_ns),
                 hours_to_complete=_hours_to(history, "completed", referral.created_at_ns),
             )
@@ -202,8 +208,10 @@ def _first_hardship(case: Case, cipher: FieldCipher) -> str:
     return str(types[0])
 
 
-def _hours_to(history: list[tuple[int, int, str]], state: str, created_ns: int) -> float | None:
-    for at_ns, _, s in history:
+def _hours_to(
+    history: list[tuple[int, int, str, str]], state: str, created_ns: int
+) -> float | None:
+    for at_ns, _, s, _ in history:
         if s == state:
             return (at_ns - created_ns) / NS_PER_HOUR
     return None

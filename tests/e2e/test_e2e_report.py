@@ -122,12 +122,18 @@ def add_reverse(gw, charity, office_client, person, tag: str, outcome: str) -> N
 def build_month(gw) -> dict[str, str]:
     """Referrals, help, reverse referrals and projects in and around November 2026."""
     gov, sunshine, harbour = gw.client(GOV), gw.client(CHARITY_A), gw.client(CHARITY_B)
-    people = adults(9, seed=31)
+    people = adults(10, seed=31)
     gw.clock.set(NOV_START - 3 * NS_PER_DAY)  # October: not in November's report
     october = refer(gov, people[0], "oct", CHARITY_A, gw.clock.now_ns())
     gw.clock.set(NOV_10)
     ids = [refer(gov, p, f"n{i}", CHARITY_A, NOV_10) for i, p in enumerate(people[1:7])]
-    lone = refer(gov, people[7], "b", CHARITY_B, NOV_10)  # one referral to harbour: "<5"
+    lone = refer(gov, people[7], "b", CHARITY_B, NOV_10)  # two referrals to harbour: "<5"
+    turned_down = refer(gov, people[9], "b2", CHARITY_B, NOV_10)
+    harbour.referrals.UpdateReferralState(referrals_pb2.UpdateReferralStateRequest(
+        request_id="reject-nov", referral_id=turned_down,
+        state=referrals_pb2.REFERRAL_STATE_REJECTED,
+        rejection_reason=referrals_pb2.REJECTION_REASON_NO_CAPACITY,
+    ))  # fmt: skip
     project = sunshine.resources.PublishProject(R.PublishProjectRequest(
         request_id="proj", project=R.Project(
             name="冬季送温暖", services=[common_pb2.HELP_KIND_MATERIAL], streets=["观音桥街道"],
@@ -252,10 +258,13 @@ def test_report_numbers_equal_counts_from_the_raw_records_and_the_page_shows_the
     want = expected_from_raw_records(gw)
     referrals = report["referrals"]
 
-    assert referrals["total"] == want["total"] == 7
-    assert referrals["by_state"] == want["by_state"] == {"completed": 5, "accepted": "<5",
-                                                         "requested": "<5"}  # fmt: skip
+    assert referrals["total"] == want["total"] == 8
+    assert referrals["by_state"] == want["by_state"] == {
+        "completed": 5, "accepted": "<5", "rejected": "<5", "requested": "<5"
+    }  # fmt: skip
     assert referrals["by_street"] == want["by_street"]
+    # One rejection in the month (the other came in December): its structured reason.
+    assert referrals["rejections_by_reason"] == {"no_capacity": "<5"}
     assert {k: v["referrals"] for k, v in referrals["by_charity"].items()} == want["by_charity"]
     assert referrals["by_charity"][CHARITY_B] == {"name": "江北港湾公益基金会", "referrals": "<5"}
     assert referrals["median_hours_to_accept"] == want["median_accept"] == 7.0
@@ -295,6 +304,7 @@ def test_report_numbers_equal_counts_from_the_raw_records_and_the_page_shows_the
         "reverse_referrals.total": "<5",
         f"projects.{project['project_id']}.capacity_used": 6,
         **{f"referrals.by_state.{k}": v for k, v in referrals["by_state"].items()},
+        "referrals.rejections_by_reason.no_capacity": "<5",
         **{f"referrals.by_street.{k}": v for k, v in referrals["by_street"].items()},
         **{f"referrals.by_charity.{k}.referrals": v["referrals"]
            for k, v in referrals["by_charity"].items()},
