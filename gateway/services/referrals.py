@@ -275,9 +275,13 @@ class ReferralService(Servicer, referrals_pb2_grpc.ReferralServiceServicer):
         )
         validate.state_change(change)
         row = store.get_referral(session, request.referral_id, lock=True)
-        resource = store.policy_resource(row, cases.get_case(session, row.case_id))
+        case_row = cases.get_case(session, row.case_id)
+        record = cases.load_record(case_row, call.app.cipher)
+        call.facts.subject = call.app.ledger_subject(record["resident_id"])
+        call.facts.consent_id = row.consent_id
+        resource = store.policy_resource(row, case_row)
         resource["target_state"] = target
-        call.decide(resource=resource)
+        call.decide(resource=resource, purpose=row.purpose)
 
         def produce() -> referrals_pb2.Referral:
             store.change_state(
@@ -592,6 +596,11 @@ def _help_message(view: model.HelpRecordView) -> referrals_pb2.HelpDelivered:
 def _reverse_draft(message: referrals_pb2.ReverseReferral) -> model.ReverseDraft:
     for name in ("reverse_referral_id", "state", "outcome_note", "application_id"):
         if getattr(message, name):
+            raise errors.InvalidArgument(
+                f"referral.{name} is set by the gateway; leave it empty", field=f"referral.{name}"
+            )
+    for name in ("created_at", "updated_at"):
+        if message.HasField(name):
             raise errors.InvalidArgument(
                 f"referral.{name} is set by the gateway; leave it empty", field=f"referral.{name}"
             )

@@ -161,8 +161,14 @@ def test_a_rejection_carries_a_structured_reason_the_office_can_route_on(loop_gw
     assert seen.rejection_reason == S.REJECTION_REASON_NO_CAPACITY
     assert seen.events[-1].rejection_reason == S.REJECTION_REASON_NO_CAPACITY
     assert seen.events[-1].reason == "本月名额已满"
-    refusals = [e.outcome for e in ledger(gw, "aidbridge.v1.ReferralService/UpdateReferralState")]
-    assert refusals == ["INVALID_ARGUMENT", "INVALID_ARGUMENT", "OK"]
+    entries = ledger(gw, "aidbridge.v1.ReferralService/UpdateReferralState")
+    assert [e.outcome for e in entries] == ["INVALID_ARGUMENT", "INVALID_ARGUMENT", "OK"]
+    # The state change is found by the person's ledger pseudonym, beside the calls about them.
+    assert (
+        entries[-1].subject
+        and entries[-1].subject
+        == ledger(gw, "aidbridge.v1.ReferralService/CreateReferral")[0].subject
+    )
 
 
 def test_completion_needs_help_recorded_and_bad_help_is_refused_naming_the_field(loop_gw):
