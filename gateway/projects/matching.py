@@ -57,24 +57,43 @@ class Match:
     rank: int = 0
 
 
+@dataclass(frozen=True)
+class _CaseSets:
+    """The case's lists as sets, built once per ranking rather than once per project."""
+
+    needs: frozenset[str]
+    groups: frozenset[str]
+    hardships: frozenset[str]
+
+    @classmethod
+    def of(cls, case: CaseProfile) -> _CaseSets:
+        return cls(
+            frozenset(case.needs), frozenset(case.special_groups), frozenset(case.hardship_types)
+        )
+
+
 def exclusion(project: Project, case: CaseProfile, now_ns: int) -> str | None:
     """Why ``project`` cannot take the case, or None when it can (the first reason found)."""
+    return _exclusion(project, case, _CaseSets.of(case), now_ns)
+
+
+def _exclusion(project: Project, case: CaseProfile, sets: _CaseSets, now_ns: int) -> str | None:
     rule = project.eligibility
     if not project.active_at(now_ns):
         return "not running now"
     if not project.serves(case.street, case.community):
         return "does not serve the case's area"
-    if case.needs and not set(case.needs) & set(project.kinds):
+    if sets.needs and sets.needs.isdisjoint(project.kinds):
         return "offers none of the kinds needed"
-    if project.target_groups and not set(project.target_groups) & set(case.special_groups):
+    if project.target_groups and sets.groups.isdisjoint(project.target_groups):
         return "is for other groups"
-    if rule.special_groups and not set(rule.special_groups) & set(case.special_groups):
+    if rule.special_groups and sets.groups.isdisjoint(rule.special_groups):
         return "eligibility: special group"
     if rule.min_age and case.age_years < rule.min_age:
         return "eligibility: age"
     if rule.max_age and case.age_years > rule.max_age:
         return "eligibility: age"
-    if rule.hardship_types and not set(rule.hardship_types) & set(case.hardship_types):
+    if rule.hardship_types and sets.hardships.isdisjoint(rule.hardship_types):
         return "eligibility: hardship type"
     if rule.max_income_band and not _income_within(case.income_band, rule.max_income_band):
         return "eligibility: income"
@@ -129,8 +148,9 @@ def rank_projects(
 ) -> Sequence[Match]:
     """The candidates for ``case``, best first, at most ``limit``."""
     matches = []
+    sets = _CaseSets.of(case)
     for project in projects:
-        if exclusion(project, case, now_ns) is not None:
+        if _exclusion(project, case, sets, now_ns) is not None:
             continue
         points, reasons = score(project, case)
         capacity = HAS_CAPACITY if project.capacity_remaining > 0 else WAITLIST

@@ -71,6 +71,8 @@ class Project:
         street, the community is one of them (an unknown community is then not served)."""
         if street not in self.streets:
             return False
+        if not self.communities:
+            return True
         named = {c for s, c in self.communities if s == street}
         return not named or community in named
 
