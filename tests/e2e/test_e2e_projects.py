@@ -108,6 +108,36 @@ def test_a_charity_publishes_and_updates_its_project_and_everyone_lists_it(gw):
     assert err.code() == grpc.StatusCode.PERMISSION_DENIED
 
 
+def test_projects_are_listed_in_pages_and_by_kind_and_ended_ones_only_on_request(gw):
+    charity = gw.client(CHARITY_A)
+    ids = sorted(
+        publish(charity, f"p-{i}", a_project(name=f"项目{i}")).project_id for i in range(3)
+    )
+    ended = publish(
+        charity,
+        "old",
+        a_project(
+            name="去年冬季", starts_at=timestamp(NOW - 400 * NS_PER_DAY),
+            ends_at=timestamp(NOW - 30 * NS_PER_DAY),
+        ),
+    )  # fmt: skip
+    gov = gw.client(GOV)
+    first = gov.resources.ListProjects(
+        R.ListProjectsRequest(page=common_pb2.PageRequest(page_size=2))
+    )
+    assert [p.project_id for p in first.projects] == ids[:2] and first.next_page_token
+    rest = gov.resources.ListProjects(
+        R.ListProjectsRequest(
+            page=common_pb2.PageRequest(page_size=2, page_token=first.next_page_token)
+        )
+    )
+    assert [p.project_id for p in rest.projects] == ids[2:] and not rest.next_page_token
+    every = gov.resources.ListProjects(R.ListProjectsRequest(include_ended=True))
+    assert ended.project_id in [p.project_id for p in every.projects]
+    cash = gov.resources.ListProjects(R.ListProjectsRequest(kind=H.HELP_KIND_CASH))
+    assert list(cash.projects) == []
+
+
 def test_a_charity_cannot_touch_another_charitys_project_and_the_refusal_is_ledgered(gw):
     mine = publish(gw.client(CHARITY_A), "p-1", a_project())
     other = gw.client(CHARITY_B)
