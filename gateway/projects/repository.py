@@ -19,10 +19,10 @@ def new_project_id() -> str:
     return "proj-" + uuid.uuid4().hex[:20]
 
 
-def get_row(session: Session, project_id: str) -> ProjectRow:
+def get_row(session: Session, project_id: str, *, field: str = "project.project_id") -> ProjectRow:
     row = session.get(ProjectRow, project_id) if project_id else None
     if row is None:
-        raise errors.NotFound(f"project {project_id!r} not found", field="project.project_id")
+        raise errors.NotFound(f"{field}: project {project_id!r} not found", field=field)
     return row
 
 

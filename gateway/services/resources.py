@@ -239,6 +239,8 @@ class ResourceService(Servicer, resources_pb2_grpc.ResourceServiceServicer):
             )
         _check_area(call.app.catalogue, request.street, request.community, required=True)
         call.decide(resource={"kind": "none"})
+        if request.project_id:
+            repository.get_row(session, request.project_id, field="project_id")
         question = CapacityQuestion(
             kinds=kinds,
             street=request.street,

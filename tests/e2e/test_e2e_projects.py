@@ -253,8 +253,11 @@ def test_capacity_question_carries_no_identifier_and_answers_with_gravity_values
     ):
         err = refused(lambda fields=fields: ask(**fields))
         assert err.code() == grpc.StatusCode.INVALID_ARGUMENT and field in err.details()
+    err = refused(lambda: ask(project_id="proj-nope"))
+    assert err.code() == grpc.StatusCode.NOT_FOUND and "project_id" in err.details()
     outcomes = [o for o, _ in ledgered(gw, "QueryCapacity")]
     assert outcomes.count("INVALID_ARGUMENT") == 4 and outcomes.count("OK") == 6
+    assert outcomes.count("NOT_FOUND") == 1
     # The ledger entries of the question name no subject: it had none.
     with gw.app.store.read() as session:
         subjects = session.scalars(
