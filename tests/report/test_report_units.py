@@ -64,3 +64,5 @@ def test_the_page_of_an_empty_month_parses_and_says_there_is_nothing():
     HTMLParser().feed(page)
     assert "2026年11月" in page and "本期无记录" in page and "本期无在办项目" in page
     assert 'data-figure="referrals.median_hours_to_accept">—<' in page
+    # Every "<" of the page opens a tag: text is escaped.
+    assert "<5" not in page and "&lt;5" in page
