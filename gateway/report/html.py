@@ -163,7 +163,7 @@ def _chart(rows: Sequence[tuple[str, Any]], chart_id: str) -> str:
     if not rows:
         return ""
     numeric = [THRESHOLD - 1 if v == SUPPRESSED else int(v) for _, v in rows]
-    top = max([*numeric, 1])
+    top = max([*numeric, 2 * THRESHOLD])  # so a lone "<5" does not fill the chart
     pattern = "hatch-" + "".join(ch if ch.isalnum() else "-" for ch in chart_id)
     height = ROW_HEIGHT * len(rows) + 8
     width = LABEL_WIDTH + BAR_WIDTH + 70
