@@ -78,8 +78,8 @@ def render_html(report: Mapping[str, Any]) -> str:
         f'<p class="meta">统计期间：{escape(report["from"][:10])} 至 {escape(report["until"][:10])}'
         f"（不含），北京时间 · 范围：{escape('全区' if scope == 'district' else '、'.join(scope))}"
         f" · 生成时间：{escape(report['generated_at'])}</p>",
-        f'<p class="note">为保护个人信息，1至4的数量显示为“{escape(SUPPRESSED)}”；不足{THRESHOLD}条记录的'
-        "金额、时长和中位数不予显示（“—”）。报告不含任何个人身份信息。</p>",
+        f'<p class="note">为保护个人信息，1至4的数量显示为“{escape(SUPPRESSED)}”；'
+        f"不足{THRESHOLD}条记录的金额、时长和中位数不予显示（“—”）。报告不含任何个人身份信息。</p>",
         '<div class="kpis">',
         _kpi("转介总数", referrals["total"], "referrals.total"),
         _kpi("已接收", referrals["accepted"], "referrals.accepted"),
