@@ -89,6 +89,8 @@ def test_a_charity_publishes_and_updates_its_project_and_everyone_lists_it(gw):
 
     again = publish(charity, "p-1", a_project())  # a retry: the same answer, nothing new
     assert again == created
+    err = refused(lambda: publish(charity, "p-1", a_project(name="另一个项目")))
+    assert err.code() == grpc.StatusCode.ALREADY_EXISTS and "p-1" in err.details()
     updated = publish(
         charity,
         "p-1-update",
