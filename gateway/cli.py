@@ -543,6 +543,9 @@ def report(
     out: Path = typer.Option(
         None, "--out", help="Directory for the JSON and HTML files (default: WORK/reports)."
     ),
+    office: str = typer.Option(
+        "", "--office", help="Only this government office's streets and reverse referrals."
+    ),
 ) -> None:
     """Write the linkage report of a month: linkage-PERIOD.json and a self-contained
     linkage-PERIOD.html (counts from 1 to 4 shown as "<5"). The run is ledgered."""
@@ -554,7 +557,7 @@ def report(
     from gateway.policy.catalogue import Catalogue
     from gateway.privacy.crypto import FieldCipher
     from gateway.report.html import render_html
-    from gateway.report.linkage import Period, build_linkage_report, to_json
+    from gateway.report.linkage import Period, Scope, build_linkage_report, to_json
     from gateway.store import Store
 
     config = _initialised(work)
@@ -566,13 +569,24 @@ def report(
     target.mkdir(parents=True, exist_ok=True)
     cipher = FieldCipher.from_keyring(KeyRing.load(config.master_key_path))
     catalogue = Catalogue.load(config.bundle_path)
+    scope, covers = Scope(), "the district"
+    if office:
+        org = catalogue.org(office)
+        if org is None or org.role != "government":
+            _fail(f"--office {office}: not a government office of the registry", code=2)
+        scope, covers = Scope(streets=org.streets, offices=(office,)), office
     store = Store(config.database_url)
     try:
         store.migrate()
         with store.write() as session:
             now = SystemClock().now_ns()
             document = build_linkage_report(
-                session, month, catalogue=catalogue, cipher=cipher, generated_at_ns=now
+                session,
+                month,
+                catalogue=catalogue,
+                cipher=cipher,
+                scope=scope,
+                generated_at_ns=now,
             )
             append(
                 session,
@@ -580,14 +594,14 @@ def report(
                     "aidbridge.system/ProduceLinkageReport",
                     at_ns=now,
                     actor=system.os_actor(),
-                    reason=f"linkage report for {month.name} (the district) written to {target}",
+                    reason=f"linkage report for {month.name} ({covers}) written to {target}",
                 ),
                 _authenticator(config),
             )
     finally:
         store.dispose()
-    json_path = target / f"linkage-{month.name}.json"
-    html_path = target / f"linkage-{month.name}.html"
+    stem = f"linkage-{month.name}" + (f"-{office}" if office else "")
+    json_path, html_path = target / f"{stem}.json", target / f"{stem}.html"
     json_path.write_text(to_json(document), encoding="utf-8")
     html_path.write_text(render_html(document), encoding="utf-8")
     referrals = document["referrals"]["total"]

@@ -356,3 +356,18 @@ def test_the_cli_writes_the_same_figures_and_ledgers_the_run(gw, tmp_path):
     assert "aidbridge.system/ProduceLinkageReport" in methods
     bad = CliRunner().invoke(app, ["report", "--work", str(gw.work.work_dir), "--period", "11"])
     assert bad.exit_code == 2 and "YYYY-MM" in bad.output
+    office = CliRunner().invoke(
+        app, ["report", "--work", str(gw.work.work_dir), "--period", PERIOD,
+              "--out", str(tmp_path / "out"), "--office", "jb-guanyinqiao-office"],
+    )  # fmt: skip
+    assert office.exit_code == 0, office.output
+    scoped = json.loads(
+        (tmp_path / "out" / f"linkage-{PERIOD}-jb-guanyinqiao-office.json").read_text("utf-8")
+    )
+    assert scoped["scope"]["streets"] == ["观音桥街道"]
+    assert scoped["reverse_referrals"]["total"] == 0
+    wrong = CliRunner().invoke(
+        app, ["report", "--work", str(gw.work.work_dir), "--period", PERIOD,
+              "--office", "charity-sunshine"],
+    )  # fmt: skip
+    assert wrong.exit_code == 2 and "not a government office" in wrong.output
