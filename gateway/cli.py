@@ -953,6 +953,81 @@ def _mount_optional() -> None:
         _say("reload requested; the gateway logs and ledgers whether the new bundle was accepted")
 
 
+# --- the linkage report (issue 11) -------------------------------------------------------------
+
+
+@app.command()
+def report(
+    work: Path = WORK,
+    period: str = typer.Option(..., "--period", help="The month, YYYY-MM (China Standard Time)."),
+    out: Path = typer.Option(
+        None, "--out", help="Directory for the JSON and HTML files (default: WORK/reports)."
+    ),
+    office: str = typer.Option(
+        "", "--office", help="Only this government office's streets and reverse referrals."
+    ),
+) -> None:
+    """Write the linkage report of a month: linkage-PERIOD.json and a self-contained
+    linkage-PERIOD.html (counts from 1 to 4 shown as "<5"). The run is ledgered."""
+    from gateway import errors
+    from gateway.clock import SystemClock
+    from gateway.keys import KeyRing
+    from gateway.ledger import system
+    from gateway.ledger.entry import append
+    from gateway.policy.catalogue import Catalogue
+    from gateway.privacy.crypto import FieldCipher
+    from gateway.report.html import render_html
+    from gateway.report.linkage import Period, Scope, build_linkage_report, to_json
+    from gateway.store import Store
+
+    config = _initialised(work)
+    try:
+        month = Period.parse(period)
+    except errors.InvalidArgument as exc:
+        _fail(exc.message, code=2)
+    target = out or config.work_dir / "reports"
+    target.mkdir(parents=True, exist_ok=True)
+    cipher = FieldCipher.from_keyring(KeyRing.load(config.master_key_path))
+    catalogue = Catalogue.load(config.bundle_path)
+    scope, covers = Scope(), "the district"
+    if office:
+        org = catalogue.org(office)
+        if org is None or org.role != "government":
+            _fail(f"--office {office}: not a government office of the registry", code=2)
+        scope, covers = Scope(streets=org.streets, offices=(office,)), office
+    store = Store(config.database_url)
+    try:
+        store.migrate()
+        with store.write() as session:
+            now = SystemClock().now_ns()
+            document = build_linkage_report(
+                session,
+                month,
+                catalogue=catalogue,
+                cipher=cipher,
+                scope=scope,
+                generated_at_ns=now,
+            )
+            append(
+                session,
+                system.system_exchange(
+                    "aidbridge.system/ProduceLinkageReport",
+                    at_ns=now,
+                    actor=system.os_actor(),
+                    reason=f"linkage report for {month.name} ({covers}) written to {target}",
+                ),
+                _authenticator(config),
+            )
+    finally:
+        store.dispose()
+    stem = f"linkage-{month.name}" + (f"-{office}" if office else "")
+    json_path, html_path = target / f"{stem}.json", target / f"{stem}.html"
+    json_path.write_text(to_json(document), encoding="utf-8")
+    html_path.write_text(render_html(document), encoding="utf-8")
+    referrals = document["referrals"]["total"]
+    _say(f"linkage report {month.name}: {referrals} referrals; wrote {json_path} and {html_path}")
+
+
 _mount_optional()
 
 

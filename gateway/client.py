@@ -14,6 +14,7 @@ from aidbridge.v1 import (
     cases_pb2_grpc,
     consents_pb2_grpc,
     referrals_pb2_grpc,
+    reports_pb2_grpc,
     resources_pb2_grpc,
 )
 
@@ -69,6 +70,10 @@ class Client:
     @property
     def audit(self) -> Any:
         return _WithMetadata(audit_pb2_grpc.AuditServiceStub(self.channel), self.metadata)
+
+    @property
+    def reports(self) -> Any:
+        return _WithMetadata(reports_pb2_grpc.ReportServiceStub(self.channel), self.metadata)
 
     def close(self) -> None:
         self.channel.close()

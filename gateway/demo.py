@@ -1,14 +1,20 @@
-"""The scripted demonstration: a consented referral from government to charity, end to end.
+"""The scripted demonstration: the closed loop between government and charity, end to end.
 
-A government office registers a synthetic person in hardship and the person's consent naming
-charity A, and refers the case to charity A; charity A lists its referrals and pulls the summary;
-charity B tries the same case and is refused; a compliance officer queries the ledger and
-verifies it. Everything runs for real: mutual TLS, the Rego policy, pseudonyms, the ledger.
+Charity A publishes a project; a government office asks, with no identifier, whether it has
+capacity, registers a synthetic person in hardship and lets the gateway match the case to
+projects inside itself; records the person's consent naming charity A and refers the case;
+charity A lists its referrals and pulls the summary; charity B tries the same case and is
+refused; charity A accepts, records the help it gave and completes the referral, and the
+office sees the outcome; charity A refers another person back to the government, which opens
+it as an application; a compliance officer reads the month's linkage report, then queries the
+ledger and verifies it. Everything runs for real: mutual TLS, the Rego policy, pseudonyms, the
+ledger.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import tempfile
 import time
 from datetime import date
@@ -21,11 +27,19 @@ from rich.markup import escape
 from rich.panel import Panel
 from rich.table import Table
 
-from aidbridge.v1 import audit_pb2, cases_pb2, consents_pb2, referrals_pb2
+from aidbridge.v1 import (
+    audit_pb2,
+    cases_pb2,
+    common_pb2,
+    consents_pb2,
+    referrals_pb2,
+    reports_pb2,
+    resources_pb2,
+)
 from gateway.app import Gateway
 from gateway.cases import age_on
 from gateway.client import Client
-from gateway.clock import NS_PER_DAY, SystemClock
+from gateway.clock import NS_PER_DAY, SystemClock, to_date
 from gateway.config import load_config
 from gateway.ledger import log as ledger_log
 from gateway.server import BackgroundServer
@@ -100,10 +114,13 @@ def _run(work_dir: Path, seed: int, console: Console) -> int:
         officer = Client.connect(target, certs, COMPLIANCE, "inspector-002")
         try:
             person = pick_adult(seed)
+            now = time.time_ns()
+            project = _publish_project(charity_a, person, now)
+            _ask_capacity(console, gov, person, project)
             registered = gov.cases.RegisterCase(
                 cases_pb2.RegisterCaseRequest(request_id="demo-case-1", case=person)
             )
-            now = time.time_ns()
+            _match(console, gov, registered.case_id)
             consent = gov.consents.RecordConsent(
                 consents_pb2.RecordConsentRequest(
                     request_id="demo-consent-1",
@@ -177,6 +194,10 @@ def _run(work_dir: Path, seed: int, console: Console) -> int:
                         border_style="red",
                     )
                 )
+            _close_the_loop(console, gov, charity_a, referral.referral_id, project, now)
+            _refer_back(console, gov, charity_a, seed, now)
+            if not _show_report(console, officer, now):
+                return 1
             app.ledger.integrate()
             entries = officer.audit.QueryLedger(
                 audit_pb2.QueryLedgerRequest(subject_resident_id=person.person.resident_id)
@@ -191,7 +212,7 @@ def _run(work_dir: Path, seed: int, console: Console) -> int:
                 )
                 return 1
             console.print(
-                f"\n6. {COMPLIANCE} verified the ledger: {verified.tree_size} entries, "
+                f"\n9. {COMPLIANCE} verified the ledger: {verified.tree_size} entries, "
                 f"root {verified.root_hash}"
             )
             console.print("[bold green]ledger verified[/]")
@@ -201,6 +222,202 @@ def _run(work_dir: Path, seed: int, console: Console) -> int:
     app.close()
     console.print("Gateway stopped.")
     return 0
+
+
+def _publish_project(charity: Client, person: cases_pb2.Case, now: int) -> resources_pb2.Project:
+    needs = list(person.needs) or [common_pb2.HELP_KIND_MATERIAL]
+    return charity.resources.PublishProject(
+        resources_pb2.PublishProjectRequest(
+            request_id="demo-project-1",
+            project=resources_pb2.Project(
+                name="冬季送温暖·困难家庭帮扶",
+                description="米面油、棉被和入户探访",
+                services=[*needs, common_pb2.HELP_KIND_VISITS_AND_CARE],
+                streets=[person.person.street],
+                capacity=30,
+                capacity_remaining=30,
+                starts_at=convert.timestamp(now - NS_PER_DAY),
+                ends_at=convert.timestamp(now + 120 * NS_PER_DAY),
+            ),
+        )
+    )
+
+
+def _ask_capacity(
+    console: Console, gov: Client, person: cases_pb2.Case, project: resources_pb2.Project
+) -> None:
+    answer = gov.resources.QueryCapacity(
+        resources_pb2.QueryCapacityRequest(
+            services=list(project.services[:1]), street=person.person.street
+        )
+    )
+    status = resources_pb2.CapacityStatus.Name(answer.status).removeprefix("CAPACITY_STATUS_")
+    console.print(
+        f"0. {CHARITY_A} published project {project.project_id} ({escape(project.name)}, "
+        f"{project.capacity_remaining} places on {project.streets[0]}). {GOVERNMENT} asks, with "
+        f"no identifier, whether a case of that kind on that street can be taken: "
+        f"[bold]{status.lower().replace('_', '-')}[/]."
+    )
+
+
+def _match(console: Console, gov: Client, case_id: str) -> None:
+    matches = gov.resources.MatchCharities(resources_pb2.MatchCharitiesRequest(case_id=case_id))
+    table = Table(title="Matching inside the gateway: projects and reasons only, no personal data")
+    for column in ("rank", "charity", "project", "score", "reasons"):
+        table.add_column(column, overflow="fold")
+    for m in matches.matches:
+        table.add_row(str(m.rank), m.org_id, m.project_name, f"{m.score:.0f}", "; ".join(m.reasons))
+    console.print(table)
+
+
+def _close_the_loop(
+    console: Console,
+    gov: Client,
+    charity: Client,
+    referral_id: str,
+    project: resources_pb2.Project,
+    now: int,
+) -> None:
+    def move(state: int, tag: str) -> None:
+        charity.referrals.UpdateReferralState(
+            referrals_pb2.UpdateReferralStateRequest(
+                request_id=f"demo-{tag}", referral_id=referral_id, state=state
+            )
+        )
+
+    move(referrals_pb2.REFERRAL_STATE_ACCEPTED, "accept")
+    time.sleep(1.1)  # help is delivered after the referral was made, and not in the future
+    for tag, kind, fen, minutes in (
+        ("goods", common_pb2.HELP_KIND_MATERIAL, 68_000, 0),
+        ("visit", common_pb2.HELP_KIND_VISITS_AND_CARE, 0, 120),
+    ):
+        charity.referrals.RecordHelp(
+            referrals_pb2.RecordHelpRequest(
+                request_id=f"demo-help-{tag}",
+                help=referrals_pb2.HelpDelivered(
+                    referral_id=referral_id,
+                    kind=kind,
+                    value_fen=fen,
+                    minutes=minutes,
+                    delivered_at=convert.timestamp(time.time_ns() - 10**9),
+                    project_id=project.project_id,
+                    description="入户送去米面油和棉被" if fen else "入户探访，了解近况",
+                ),
+            )
+        )
+    move(referrals_pb2.REFERRAL_STATE_COMPLETED, "complete")
+    taken = resources_pb2.Project()
+    taken.CopyFrom(project)
+    taken.capacity_remaining = project.capacity_remaining - 1  # the place this case took
+    taken.ClearField("updated_at")
+    charity.resources.PublishProject(
+        resources_pb2.PublishProjectRequest(request_id="demo-project-place", project=taken)
+    )
+    seen = gov.referrals.GetReferral(referrals_pb2.GetReferralRequest(referral_id=referral_id))
+    states = " → ".join(
+        referrals_pb2.ReferralState.Name(e.state).removeprefix("REFERRAL_STATE_").lower()
+        for e in seen.events
+    )
+    help_given = ", ".join(
+        common_pb2.HelpKind.Name(h.kind).removeprefix("HELP_KIND_").lower()
+        + (f" ¥{h.value_fen / 100:.2f}" if h.value_fen else f" {h.minutes} min")
+        for h in seen.help
+    )
+    console.print(
+        f"\n5. {CHARITY_A} accepted, recorded the help it gave and completed the referral; "
+        f"{GOVERNMENT} sees the outcome: {states}; help: {help_given}."
+    )
+
+
+def _refer_back(console: Console, gov: Client, charity: Client, seed: int, now: int) -> None:
+    person = next(
+        c for c in synthetic_cases(80, seed=seed + 1) if not c.lacks_capacity and c.person.name
+    )
+    created = charity.referrals.CreateReverseReferral(
+        referrals_pb2.CreateReverseReferralRequest(
+            request_id="demo-reverse-1",
+            referral=referrals_pb2.ReverseReferral(
+                to_office=GOVERNMENT,
+                subject_name=person.person.name,
+                subject_resident_id=person.person.resident_id,
+                subject_phone=person.person.phone,
+                street=person.person.street,
+                reason="走访中发现家中老人失能、收入低于低保线，尚未申请救助",
+                suspected_aid=common_pb2.HARDSHIP_TYPE_MINIMUM_LIVING,
+                consent=referrals_pb2.ReverseReferralConsent(
+                    grantor=consents_pb2.Grantor(
+                        kind=consents_pb2.GRANTOR_KIND_SUBJECT, name=person.person.name
+                    ),
+                    notice=consents_pb2.Notice(
+                        version="rr-v1", sha256=hashlib.sha256(NOTICE_TEXT.encode()).hexdigest()
+                    ),
+                    evidence=consents_pb2.Evidence(
+                        form_sha256=hashlib.sha256(b"reverse-form-demo").hexdigest(),
+                        witness="社工 李老师",
+                    ),
+                    recipient_office=GOVERNMENT,
+                    purpose="social_assistance_assessment",
+                    valid_from=convert.timestamp(now - 60 * 10**9),
+                    valid_until=convert.timestamp(now + 90 * NS_PER_DAY),
+                ),
+            ),
+        )
+    )
+    gov.referrals.ReportReverseOutcome(
+        referrals_pb2.ReportReverseOutcomeRequest(
+            request_id="demo-reverse-open",
+            reverse_referral_id=created.reverse_referral_id,
+            state="opened",
+            application_id="JB-DB-2026-0001",
+        )
+    )
+    mine = charity.referrals.ListReverseReferrals(referrals_pb2.ListReverseReferralsRequest())
+    outcome = next(
+        r for r in mine.referrals if r.reverse_referral_id == created.reverse_referral_id
+    )
+    console.print(
+        f"6. {CHARITY_A} referred a person back to {GOVERNMENT} (may qualify for minimum-living "
+        f"aid, with the person's consent naming the office); the office opened it as "
+        f"application {outcome.application_id}, and {CHARITY_A} sees: {outcome.state}."
+    )
+
+
+def _show_report(console: Console, officer: Client, now: int) -> bool:
+    period = to_date(now).strftime("%Y-%m")
+    answer = officer.reports.GetLinkageReport(reports_pb2.GetLinkageReportRequest(period=period))
+    report = json.loads(answer.json)
+    referrals, help_ = report["referrals"], report["help"]
+    table = Table(title=f"7. The linkage report for {period} (counts from 1 to 4 shown as <5)")
+    table.add_column("figure")
+    table.add_column("value")
+    table.add_row("referrals", str(referrals["total"]))
+    table.add_row("by state", _pairs(referrals["by_state"]))
+    table.add_row(
+        "by charity", _pairs({k: v["referrals"] for k, v in referrals["by_charity"].items()})
+    )
+    table.add_row(
+        "help records by kind", _pairs({k: v["records"] for k, v in help_["by_kind"].items()})
+    )
+    table.add_row("reverse referrals", _pairs(report["reverse_referrals"]["by_state"]))
+    table.add_row(
+        "projects' capacity used",
+        _pairs({p["name"]: p["capacity_used"] for p in report["projects"]}),
+    )
+    console.print(table)
+    ok = (
+        "completed" in referrals["by_state"] and "opened" in report["reverse_referrals"]["by_state"]
+    )
+    console.print(
+        f"   The report also comes as a self-contained HTML page ({len(answer.html):,} characters, "
+        "inline SVG charts); `aidbridge report --period " + period + "` writes both files."
+    )
+    if not ok:
+        console.print("[red]the completed referral or the reverse referral is not in the report[/]")
+    return ok
+
+
+def _pairs(values: dict[str, object]) -> str:
+    return ", ".join(f"{k}: {v}" for k, v in values.items()) or "none"
 
 
 def _show_side_by_side(
@@ -248,7 +465,7 @@ def _show_side_by_side(
 
 
 def _show_ledger(console: Console, entries: list[audit_pb2.LedgerEntry]) -> None:
-    table = Table(title="5. The compliance officer's ledger query for this person")
+    table = Table(title="8. The compliance officer's ledger query for this person")
     for column in ("index", "org", "actor", "method", "outcome"):
         table.add_column(column)
     for e in entries:

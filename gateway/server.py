@@ -34,6 +34,8 @@ from aidbridge.v1 import (
     consents_pb2_grpc,
     referrals_pb2,
     referrals_pb2_grpc,
+    reports_pb2,
+    reports_pb2_grpc,
     resources_pb2,
     resources_pb2_grpc,
 )
@@ -49,6 +51,7 @@ from gateway.services.base import CALLER, METHOD, STATUS
 from gateway.services.cases import CaseService
 from gateway.services.consents import ConsentService
 from gateway.services.referrals import ReferralService
+from gateway.services.reports import ReportService
 from gateway.services.resources import ResourceService
 
 log = get_logger("aidbridge.server")
@@ -265,6 +268,7 @@ SERVICE_NAMES = (
     referrals_pb2.DESCRIPTOR.services_by_name["ReferralService"].full_name,
     resources_pb2.DESCRIPTOR.services_by_name["ResourceService"].full_name,
     audit_pb2.DESCRIPTOR.services_by_name["AuditService"].full_name,
+    reports_pb2.DESCRIPTOR.services_by_name["ReportService"].full_name,
 )
 
 
@@ -286,6 +290,7 @@ async def build_server(
     referrals_pb2_grpc.add_ReferralServiceServicer_to_server(ReferralService(app), server)
     resources_pb2_grpc.add_ResourceServiceServicer_to_server(ResourceService(app), server)
     audit_pb2_grpc.add_AuditServiceServicer_to_server(AuditService(app), server)
+    reports_pb2_grpc.add_ReportServiceServicer_to_server(ReportService(app), server)
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection(

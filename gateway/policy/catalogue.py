@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +40,8 @@ class Catalogue:
     orgs: Mapping[str, Org]
     streets: tuple[str, ...]
     minimum_living_line_fen: int
+    # The communities (社区) of each street; a bundle without them knows none.
+    communities: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
     @classmethod
     def load(cls, bundle_dir: str | Path) -> Catalogue:
@@ -71,6 +73,9 @@ class Catalogue:
             orgs=orgs,
             streets=tuple(doc["streets"]),
             minimum_living_line_fen=int(doc["minimum_living_line_fen"]),
+            communities={
+                street: tuple(names) for street, names in doc.get("communities", {}).items()
+            },
         )
 
     @property

@@ -33,7 +33,14 @@ from functools import cache
 from google.protobuf.descriptor import Descriptor, EnumDescriptor, FieldDescriptor
 from google.protobuf.message import Message
 
-from aidbridge.v1 import audit_pb2, cases_pb2, consents_pb2, referrals_pb2, resources_pb2
+from aidbridge.v1 import (
+    audit_pb2,
+    cases_pb2,
+    consents_pb2,
+    referrals_pb2,
+    reports_pb2,
+    resources_pb2,
+)
 from gateway import errors
 
 TIMESTAMP = "google.protobuf.Timestamp"
@@ -203,9 +210,18 @@ OVERRIDES: dict[str, Rule] = {
     "aidbridge.v1.Project.eligible_groups": Rule(max_items=16),
     "aidbridge.v1.QueryCapacityRequest.services": Rule(max_items=16),
     "aidbridge.v1.QueryCapacityRequest.street": _line(100),
+    # projects, capacity, matching, the linkage report (issue 11)
+    "aidbridge.v1.Project.communities": Rule(max_items=200),
+    "aidbridge.v1.Community.street": _line(100),
+    "aidbridge.v1.Community.name": _line(100),
+    "aidbridge.v1.Eligibility.special_groups": Rule(max_items=16),
+    "aidbridge.v1.Eligibility.hardship_types": Rule(max_items=16),
+    "aidbridge.v1.ListProjectsRequest.street": _line(100),
+    "aidbridge.v1.QueryCapacityRequest.community": _line(100),
+    "aidbridge.v1.GetLinkageReportRequest.period": _id(7),
 }
 
-SERVICE_FILES = (audit_pb2, cases_pb2, consents_pb2, referrals_pb2, resources_pb2)
+SERVICE_FILES = (audit_pb2, cases_pb2, consents_pb2, referrals_pb2, resources_pb2, reports_pb2)
 
 
 def request_types() -> list[Descriptor]:

@@ -156,7 +156,7 @@ class Store:
         with self.engine.begin() as conn:
             cfg = alembic_config(self.url)
             cfg.attributes["connection"] = conn
-            command.upgrade(cfg, "head")
+            command.upgrade(cfg, "heads")
 
     def ping(self) -> None:
         with self.read() as s:

@@ -254,12 +254,21 @@ class LedgerCheckpoint(Base):
 
 
 class Project(Base):
+    """A charity's project as it stands now (``gateway.projects``): the whole record in
+    ``body_json``, and in columns what lists and the capacity check select on. Revision 0007."""
+
     __tablename__ = "projects"
 
     project_id: Mapped[str] = mapped_column(String(40), primary_key=True)
     org_id: Mapped[str] = mapped_column(String(100), index=True)
     body_json: Mapped[str] = mapped_column(Text)
     created_at_ns: Mapped[int] = mapped_column(BigInteger)
+    starts_at_ns: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    ends_at_ns: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    capacity_total: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    capacity_remaining: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    updated_at_ns: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    revision: Mapped[int | None] = mapped_column(Integer, nullable=True)
 
 
 class ReverseReferral(Base):
@@ -342,3 +351,18 @@ class LedgerCosignature(Base):
 # A subject's entries in id order: the compliance query by subject and the access report page
 # through this index, so they read only that person's rows.
 Index("ix_ledger_entries_subject_id", LedgerEntry.subject, LedgerEntry.id)
+
+# --- projects (issue 11, revision 0007) ------------------------------------------------------
+
+
+class ProjectRevision(Base):
+    """Every published state of a project, append-only: what the linkage report reads as the
+    state at the end of a period."""
+
+    __tablename__ = "project_revisions"
+
+    project_id: Mapped[str] = mapped_column(ForeignKey("projects.project_id"), primary_key=True)
+    revision: Mapped[int] = mapped_column(Integer, primary_key=True)
+    body_json: Mapped[str] = mapped_column(Text)
+    at_ns: Mapped[int] = mapped_column(BigInteger, index=True)
+    actor: Mapped[str] = mapped_column(String(100))

@@ -432,3 +432,39 @@ test_compliance_does_not_follow_referral_events if {
 		"resource": {"kind": "none"},
 	}).allow
 }
+
+# --- projects and the linkage report (issue 11) ----------------------------------------------
+
+test_charity_publishes_its_own_project if {
+	d := decide({
+		"now_ns": now, "caller": sunshine, "method": "aidbridge.v1.ResourceService/PublishProject",
+		"resource": {"kind": "project", "id": "p-1", "owner_org": "charity-sunshine"},
+	})
+	d.allow
+}
+
+test_charity_cannot_update_another_charitys_project if {
+	d := decide({
+		"now_ns": now, "caller": harbour, "method": "aidbridge.v1.ResourceService/PublishProject",
+		"resource": {"kind": "project", "id": "p-1", "owner_org": "charity-sunshine"},
+	})
+	not d.allow
+	only_reason(d, "project p-1 does not belong to charity-harbour")
+}
+
+test_government_lists_projects if {
+	d := decide({
+		"now_ns": now, "method": "aidbridge.v1.ResourceService/ListProjects",
+		"caller": {"org": "jb-civil-affairs", "role": "government", "actor": "cw-001"},
+		"resource": {"kind": "none"},
+	})
+	d.allow
+}
+
+test_charity_cannot_read_the_linkage_report if {
+	d := decide({
+		"now_ns": now, "caller": sunshine, "method": "aidbridge.v1.ReportService/GetLinkageReport",
+		"resource": {"kind": "none"},
+	})
+	not d.allow
+}

@@ -39,7 +39,15 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
-from aidbridge.v1 import audit_pb2, cases_pb2, consents_pb2, referrals_pb2, resources_pb2
+from aidbridge.v1 import (
+    audit_pb2,
+    cases_pb2,
+    common_pb2,
+    consents_pb2,
+    referrals_pb2,
+    reports_pb2,
+    resources_pb2,
+)
 from gateway.client import ACTOR_KEY
 from gateway.services.validation import SERVICE_FILES, TIMESTAMP
 from gateway.store.models import LedgerEntry
@@ -299,8 +307,27 @@ def _templates(referred: Referred) -> dict[str, list[Message]]:
             audit_pb2.GetConsistencyProofRequest(from_size=1, to_size=1)
         ],
         "QueryCapacityRequest": [
-            resources_pb2.QueryCapacityRequest(street=referred.person.person.street)
+            resources_pb2.QueryCapacityRequest(street=referred.person.person.street),
+            resources_pb2.QueryCapacityRequest(
+                street=referred.person.person.street, services=[common_pb2.HELP_KIND_MATERIAL]
+            ),
         ],
+        "PublishProjectRequest": [
+            resources_pb2.PublishProjectRequest(
+                request_id="fuzz-project",
+                project=resources_pb2.Project(
+                    name="冬季送温暖",
+                    services=[common_pb2.HELP_KIND_MATERIAL],
+                    streets=[referred.person.person.street],
+                    capacity=10,
+                    capacity_remaining=5,
+                    starts_at=Timestamp(seconds=1_790_000_000),
+                    ends_at=Timestamp(seconds=1_800_000_000),
+                ),
+            )
+        ],
+        "MatchCharitiesRequest": [resources_pb2.MatchCharitiesRequest(case_id=referred.case_id)],
+        "GetLinkageReportRequest": [reports_pb2.GetLinkageReportRequest(period="2026-11")],
     }
 
 

@@ -35,7 +35,7 @@ def test_a_row_queued_before_0002_survives_the_upgrade_and_is_refused_as_unauthe
             ),
             {"e": '{"at_ns":1}', "h": b"\x00" * 32},
         )
-    _at_revision(store, "head", "upgrade")
+    _at_revision(store, "heads", "upgrade")
 
     report = verify(store, ledger.vkey, AUTHENTICATOR)
     assert report.queued == 1

@@ -23,33 +23,44 @@ _sym_db = _symbol_database.Default()
 
 
 from aidbridge.v1 import common_pb2 as aidbridge_dot_v1_dot_common__pb2
+from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1c\x61idbridge/v1/resources.proto\x12\x0c\x61idbridge.v1\x1a\x19\x61idbridge/v1/common.proto\"\xd2\x01\n\x07Project\x12\x12\n\nproject_id\x18\x01 \x01(\t\x12\x0e\n\x06org_id\x18\x02 \x01(\t\x12\x0c\n\x04name\x18\x03 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x04 \x01(\t\x12(\n\x08services\x18\x05 \x03(\x0e\x32\x16.aidbridge.v1.HelpKind\x12\x0f\n\x07streets\x18\x06 \x03(\t\x12\x33\n\x0f\x65ligible_groups\x18\x07 \x03(\x0e\x32\x1a.aidbridge.v1.SpecialGroup\x12\x10\n\x08\x63\x61pacity\x18\x08 \x01(\x05\"S\n\x15PublishProjectRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12&\n\x07project\x18\x02 \x01(\x0b\x32\x15.aidbridge.v1.Project\"N\n\x13ListProjectsRequest\x12\x0e\n\x06org_id\x18\x01 \x01(\t\x12\'\n\x04page\x18\x02 \x01(\x0b\x32\x19.aidbridge.v1.PageRequest\"X\n\x14ListProjectsResponse\x12\'\n\x08projects\x18\x01 \x03(\x0b\x32\x15.aidbridge.v1.Project\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"7\n\x15MatchCharitiesRequest\x12\x0f\n\x07\x63\x61se_id\x18\x01 \x01(\t\x12\r\n\x05limit\x18\x02 \x01(\x05\"R\n\x0c\x43harityMatch\x12\x0e\n\x06org_id\x18\x01 \x01(\t\x12\x12\n\nproject_id\x18\x02 \x01(\t\x12\r\n\x05score\x18\x03 \x01(\x01\x12\x0f\n\x07reasons\x18\x04 \x03(\t\"E\n\x16MatchCharitiesResponse\x12+\n\x07matches\x18\x01 \x03(\x0b\x32\x1a.aidbridge.v1.CharityMatch\"P\n\x14QueryCapacityRequest\x12(\n\x08services\x18\x01 \x03(\x0e\x32\x16.aidbridge.v1.HelpKind\x12\x0e\n\x06street\x18\x02 \x01(\t\"@\n\x15QueryCapacityResponse\x12\'\n\x08projects\x18\x01 \x03(\x0b\x32\x15.aidbridge.v1.Project2\xed\x02\n\x0fResourceService\x12L\n\x0ePublishProject\x12#.aidbridge.v1.PublishProjectRequest\x1a\x15.aidbridge.v1.Project\x12U\n\x0cListProjects\x12!.aidbridge.v1.ListProjectsRequest\x1a\".aidbridge.v1.ListProjectsResponse\x12[\n\x0eMatchCharities\x12#.aidbridge.v1.MatchCharitiesRequest\x1a$.aidbridge.v1.MatchCharitiesResponse\x12X\n\rQueryCapacity\x12\".aidbridge.v1.QueryCapacityRequest\x1a#.aidbridge.v1.QueryCapacityResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1c\x61idbridge/v1/resources.proto\x12\x0c\x61idbridge.v1\x1a\x19\x61idbridge/v1/common.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xef\x03\n\x07Project\x12\x12\n\nproject_id\x18\x01 \x01(\t\x12\x0e\n\x06org_id\x18\x02 \x01(\t\x12\x0c\n\x04name\x18\x03 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x04 \x01(\t\x12(\n\x08services\x18\x05 \x03(\x0e\x32\x16.aidbridge.v1.HelpKind\x12\x0f\n\x07streets\x18\x06 \x03(\t\x12\x33\n\x0f\x65ligible_groups\x18\x07 \x03(\x0e\x32\x1a.aidbridge.v1.SpecialGroup\x12\x10\n\x08\x63\x61pacity\x18\x08 \x01(\x05\x12,\n\x0b\x63ommunities\x18\t \x03(\x0b\x32\x17.aidbridge.v1.Community\x12-\n\tstarts_at\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12+\n\x07\x65nds_at\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x1a\n\x12\x63\x61pacity_remaining\x18\x0c \x01(\x05\x12.\n\x0b\x65ligibility\x18\r \x01(\x0b\x32\x19.aidbridge.v1.Eligibility\x12\x15\n\rwaitlist_open\x18\x0e \x01(\x08\x12.\n\nupdated_at\x18\x0f \x01(\x0b\x32\x1a.google.protobuf.Timestamp\")\n\tCommunity\x12\x0e\n\x06street\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\"\xe7\x01\n\x0b\x45ligibility\x12\x32\n\x0especial_groups\x18\x01 \x03(\x0e\x32\x1a.aidbridge.v1.SpecialGroup\x12\x0f\n\x07min_age\x18\x02 \x01(\x05\x12\x0f\n\x07max_age\x18\x03 \x01(\x05\x12\x32\n\x0ehardship_types\x18\x04 \x03(\x0e\x32\x1a.aidbridge.v1.HardshipType\x12\x31\n\x0fmax_income_band\x18\x05 \x01(\x0e\x32\x18.aidbridge.v1.IncomeBand\x12\x1b\n\x13\x61ssessment_required\x18\x06 \x01(\x08\"\x82\x01\n\x0fProjectCapacity\x12\x12\n\nproject_id\x18\x01 \x01(\t\x12\x0e\n\x06org_id\x18\x02 \x01(\t\x12\x0c\n\x04name\x18\x03 \x01(\t\x12,\n\x06status\x18\x04 \x01(\x0e\x32\x1c.aidbridge.v1.CapacityStatus\x12\x0f\n\x07reasons\x18\x05 \x03(\t\"S\n\x15PublishProjectRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12&\n\x07project\x18\x02 \x01(\x0b\x32\x15.aidbridge.v1.Project\"\x9b\x01\n\x13ListProjectsRequest\x12\x0e\n\x06org_id\x18\x01 \x01(\t\x12\'\n\x04page\x18\x02 \x01(\x0b\x32\x19.aidbridge.v1.PageRequest\x12\x0e\n\x06street\x18\x03 \x01(\t\x12$\n\x04kind\x18\x04 \x01(\x0e\x32\x16.aidbridge.v1.HelpKind\x12\x15\n\rinclude_ended\x18\x05 \x01(\x08\"X\n\x14ListProjectsResponse\x12\'\n\x08projects\x18\x01 \x03(\x0b\x32\x15.aidbridge.v1.Project\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"7\n\x15MatchCharitiesRequest\x12\x0f\n\x07\x63\x61se_id\x18\x01 \x01(\t\x12\r\n\x05limit\x18\x02 \x01(\x05\"\xa6\x01\n\x0c\x43harityMatch\x12\x0e\n\x06org_id\x18\x01 \x01(\t\x12\x12\n\nproject_id\x18\x02 \x01(\t\x12\r\n\x05score\x18\x03 \x01(\x01\x12\x0f\n\x07reasons\x18\x04 \x03(\t\x12\x14\n\x0cproject_name\x18\x05 \x01(\t\x12.\n\x08\x63\x61pacity\x18\x06 \x01(\x0e\x32\x1c.aidbridge.v1.CapacityStatus\x12\x0c\n\x04rank\x18\x07 \x01(\x05\"E\n\x16MatchCharitiesResponse\x12+\n\x07matches\x18\x01 \x03(\x0b\x32\x1a.aidbridge.v1.CharityMatch\"\xb2\x01\n\x14QueryCapacityRequest\x12(\n\x08services\x18\x01 \x03(\x0e\x32\x16.aidbridge.v1.HelpKind\x12\x0e\n\x06street\x18\x02 \x01(\t\x12)\n\x05group\x18\x03 \x01(\x0e\x32\x1a.aidbridge.v1.SpecialGroup\x12\x11\n\tcommunity\x18\x04 \x01(\t\x12\x0e\n\x06org_id\x18\x05 \x01(\t\x12\x12\n\nproject_id\x18\x06 \x01(\t\"\x9e\x01\n\x15QueryCapacityResponse\x12\'\n\x08projects\x18\x01 \x03(\x0b\x32\x15.aidbridge.v1.Project\x12,\n\x06status\x18\x02 \x01(\x0e\x32\x1c.aidbridge.v1.CapacityStatus\x12.\n\x07\x61nswers\x18\x03 \x03(\x0b\x32\x1d.aidbridge.v1.ProjectCapacity*\xa4\x01\n\nIncomeBand\x12\x1b\n\x17INCOME_BAND_UNSPECIFIED\x10\x00\x12\x1a\n\x16INCOME_BAND_BELOW_LINE\x10\x01\x12\x1f\n\x1bINCOME_BAND_UP_TO_1_5X_LINE\x10\x02\x12\x1d\n\x19INCOME_BAND_UP_TO_2X_LINE\x10\x03\x12\x1d\n\x19INCOME_BAND_ABOVE_2X_LINE\x10\x04*\xb9\x01\n\x0e\x43\x61pacityStatus\x12\x1f\n\x1b\x43\x41PACITY_STATUS_UNSPECIFIED\x10\x00\x12 \n\x1c\x43\x41PACITY_STATUS_HAS_CAPACITY\x10\x01\x12\x1f\n\x1b\x43\x41PACITY_STATUS_NO_CAPACITY\x10\x02\x12\x1c\n\x18\x43\x41PACITY_STATUS_WAITLIST\x10\x03\x12%\n!CAPACITY_STATUS_ASSESSMENT_NEEDED\x10\x04\x32\xed\x02\n\x0fResourceService\x12L\n\x0ePublishProject\x12#.aidbridge.v1.PublishProjectRequest\x1a\x15.aidbridge.v1.Project\x12U\n\x0cListProjects\x12!.aidbridge.v1.ListProjectsRequest\x1a\".aidbridge.v1.ListProjectsResponse\x12[\n\x0eMatchCharities\x12#.aidbridge.v1.MatchCharitiesRequest\x1a$.aidbridge.v1.MatchCharitiesResponse\x12X\n\rQueryCapacity\x12\".aidbridge.v1.QueryCapacityRequest\x1a#.aidbridge.v1.QueryCapacityResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'aidbridge.v1.resources_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_PROJECT']._serialized_start=74
-  _globals['_PROJECT']._serialized_end=284
-  _globals['_PUBLISHPROJECTREQUEST']._serialized_start=286
-  _globals['_PUBLISHPROJECTREQUEST']._serialized_end=369
-  _globals['_LISTPROJECTSREQUEST']._serialized_start=371
-  _globals['_LISTPROJECTSREQUEST']._serialized_end=449
-  _globals['_LISTPROJECTSRESPONSE']._serialized_start=451
-  _globals['_LISTPROJECTSRESPONSE']._serialized_end=539
-  _globals['_MATCHCHARITIESREQUEST']._serialized_start=541
-  _globals['_MATCHCHARITIESREQUEST']._serialized_end=596
-  _globals['_CHARITYMATCH']._serialized_start=598
-  _globals['_CHARITYMATCH']._serialized_end=680
-  _globals['_MATCHCHARITIESRESPONSE']._serialized_start=682
-  _globals['_MATCHCHARITIESRESPONSE']._serialized_end=751
-  _globals['_QUERYCAPACITYREQUEST']._serialized_start=753
-  _globals['_QUERYCAPACITYREQUEST']._serialized_end=833
-  _globals['_QUERYCAPACITYRESPONSE']._serialized_start=835
-  _globals['_QUERYCAPACITYRESPONSE']._serialized_end=899
-  _globals['_RESOURCESERVICE']._serialized_start=902
-  _globals['_RESOURCESERVICE']._serialized_end=1267
+  _globals['_INCOMEBAND']._serialized_start=1987
+  _globals['_INCOMEBAND']._serialized_end=2151
+  _globals['_CAPACITYSTATUS']._serialized_start=2154
+  _globals['_CAPACITYSTATUS']._serialized_end=2339
+  _globals['_PROJECT']._serialized_start=107
+  _globals['_PROJECT']._serialized_end=602
+  _globals['_COMMUNITY']._serialized_start=604
+  _globals['_COMMUNITY']._serialized_end=645
+  _globals['_ELIGIBILITY']._serialized_start=648
+  _globals['_ELIGIBILITY']._serialized_end=879
+  _globals['_PROJECTCAPACITY']._serialized_start=882
+  _globals['_PROJECTCAPACITY']._serialized_end=1012
+  _globals['_PUBLISHPROJECTREQUEST']._serialized_start=1014
+  _globals['_PUBLISHPROJECTREQUEST']._serialized_end=1097
+  _globals['_LISTPROJECTSREQUEST']._serialized_start=1100
+  _globals['_LISTPROJECTSREQUEST']._serialized_end=1255
+  _globals['_LISTPROJECTSRESPONSE']._serialized_start=1257
+  _globals['_LISTPROJECTSRESPONSE']._serialized_end=1345
+  _globals['_MATCHCHARITIESREQUEST']._serialized_start=1347
+  _globals['_MATCHCHARITIESREQUEST']._serialized_end=1402
+  _globals['_CHARITYMATCH']._serialized_start=1405
+  _globals['_CHARITYMATCH']._serialized_end=1571
+  _globals['_MATCHCHARITIESRESPONSE']._serialized_start=1573
+  _globals['_MATCHCHARITIESRESPONSE']._serialized_end=1642
+  _globals['_QUERYCAPACITYREQUEST']._serialized_start=1645
+  _globals['_QUERYCAPACITYREQUEST']._serialized_end=1823
+  _globals['_QUERYCAPACITYRESPONSE']._serialized_start=1826
+  _globals['_QUERYCAPACITYRESPONSE']._serialized_end=1984
+  _globals['_RESOURCESERVICE']._serialized_start=2342
+  _globals['_RESOURCESERVICE']._serialized_end=2707
 # @@protoc_insertion_point(module_scope)
