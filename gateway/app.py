@@ -15,7 +15,7 @@ from gateway.ledger.witness_publishing import WitnessPublisher, configured_witne
 from gateway.policy.catalogue import Catalogue
 from gateway.policy.engine import PolicyEngine, load_engine
 from gateway.privacy.crypto import FieldCipher
-from gateway.privacy.pseudonyms import pseudonym_for, subject_index
+from gateway.privacy.pseudonyms import ledger_pseudonym, pseudonym_for, subject_index
 from gateway.store import Store, idempotency
 from gateway.store.group_commit import GroupCommitWriter
 
@@ -85,7 +85,7 @@ class Gateway:
         return pseudonym_for(self.keys, recipient, resident_id)
 
     def ledger_subject(self, resident_id: str) -> str:
-        return pseudonym_for(self.keys, LEDGER_RECIPIENT, resident_id)
+        return ledger_pseudonym(self.keys, LEDGER_RECIPIENT, resident_id)
 
     def subject_index(self, resident_id: str) -> str:
         return subject_index(self.keys, resident_id)

@@ -1028,6 +1028,162 @@ def report(
     _say(f"linkage report {month.name}: {referrals} referrals; wrote {json_path} and {html_path}")
 
 
+# --- pseudonym key versions ------------------------------------------------------------------
+
+keys_app = typer.Typer(
+    help="Pseudonym key versions: rotate, retire a recipient's old version, resolve.",
+    no_args_is_help=True,
+)
+app.add_typer(keys_app, name="keys")
+
+
+def _key_event(config: Config, method: str, reason: str, change: Any) -> None:
+    """Run ``change`` (which writes key-versions.json) inside the transaction that ledgers it:
+    if the change fails, nothing is ledgered; if the ledger fails, the error is shown."""
+    from gateway.clock import SystemClock
+    from gateway.ledger import system
+    from gateway.ledger.entry import append
+    from gateway.store import Store
+
+    store = Store(config.database_url)
+    try:
+        with store.write() as session:
+            now = SystemClock().now_ns()
+            text = change(now)
+            append(
+                session,
+                system.system_exchange(
+                    method, at_ns=now, actor=system.os_actor(), reason=reason + text
+                ),
+                _authenticator(config),
+            )
+    finally:
+        store.dispose()
+
+
+def _keyring(config: Config) -> Any:
+    from gateway.keys import KeyFileError, KeyRing
+
+    try:
+        keys = KeyRing.load(config.master_key_path)
+        keys.versions.state()
+    except KeyFileError as exc:
+        _fail(str(exc))
+    return keys
+
+
+@keys_app.command("show")
+def keys_show(work: Path = WORK) -> None:
+    """The current pseudonym key version and the versions each recipient has retired."""
+    keys = _keyring(_initialised(work))
+    state = keys.versions.state()
+    _say(f"current version: {state.current}")
+    for org, versions in sorted(state.retired.items()):
+        _say(f"retired for {org}: {', '.join(versions)}")
+
+
+@keys_app.command("rotate")
+def keys_rotate(work: Path = WORK) -> None:
+    """Introduce a new pseudonym key version: new pseudonyms are issued in it; old versions
+    still resolve until retired. A running gateway sees it at its next call."""
+    from gateway.ledger import system
+
+    config = _initialised(work)
+    keys = _keyring(config)
+    result: list[str] = []
+
+    def change(_now: int) -> str:
+        previous, new = keys.versions.rotate(_now)
+        result[:] = [previous, new]
+        return f"{previous} -> {new}"
+
+    _key_event(config, system.ROTATE_KEYS, "pseudonym key version rotated: ", change)
+    _say(f"pseudonym key version {result[0]} -> {result[1]}; new pseudonyms are {result[1]}")
+
+
+@keys_app.command("retire")
+def keys_retire(
+    recipient: str = typer.Option(..., "--recipient", help="The charity whose version to retire."),
+    version: str = typer.Option(..., "--version", help="The key version, e.g. k1."),
+    work: Path = WORK,
+) -> None:
+    """Make ``recipient``'s pseudonyms of ``version`` unresolvable, for good."""
+    from gateway.keys import KeyVersionError
+    from gateway.ledger import system
+    from gateway.orgs import registered_org
+
+    config = _initialised(work)
+    org = registered_org(config.bundle_path, recipient)
+    if org is None:
+        _fail(f"--recipient: expected a registered organisation, found {recipient!r}")
+    if org.get("role") != "charity":
+        _fail(
+            f"--recipient: expected a charity (only charities receive pseudonyms), "
+            f"found {recipient!r} as {org.get('role')}"
+        )
+    keys = _keyring(config)
+
+    def change(now: int) -> str:
+        keys.versions.retire(recipient, version, now)
+        return f"{version} for {recipient}"
+
+    try:
+        _key_event(config, system.RETIRE_KEY_VERSION, "pseudonym key version retired: ", change)
+    except KeyVersionError as exc:
+        _fail(str(exc))
+    _say(f"retired {version} for {recipient}: its {version} pseudonyms no longer resolve")
+
+
+@keys_app.command("resolve")
+def keys_resolve(
+    pseudonym: str = typer.Argument(..., help="The recipient's pseudonym, e.g. k1.abc…"),
+    recipient: str = typer.Option(..., "--recipient", help="The charity that holds it."),
+    work: Path = WORK,
+) -> None:
+    """The case ids of the person a charity knows by ``pseudonym`` (among the cases referred to
+    it), for the civil-affairs bureau. Old versions resolve until retired. Ledgered."""
+    from sqlalchemy import select
+
+    from gateway.cases import load_record
+    from gateway.ledger import system
+    from gateway.privacy.crypto import FieldCipher
+    from gateway.privacy.pseudonyms import PseudonymNotFound, resolve_pseudonym
+    from gateway.store import Store
+    from gateway.store.models import Case, Referral
+
+    config = _initialised(work)
+    keys = _keyring(config)
+    cipher = FieldCipher.from_keyring(keys)
+    store = Store(config.database_url)
+    try:
+        with store.read() as session:
+            rows = session.scalars(
+                select(Case).where(
+                    Case.case_id.in_(select(Referral.case_id).where(Referral.to_org == recipient))
+                )
+            ).all()
+            by_person: dict[str, list[str]] = {}
+            for row in rows:
+                by_person.setdefault(str(load_record(row, cipher)["resident_id"]), []).append(
+                    row.case_id
+                )
+    finally:
+        store.dispose()
+    try:
+        case_ids = resolve_pseudonym(keys, recipient, pseudonym, by_person.items())
+    except PseudonymNotFound as exc:
+        _fail(f"not found: {exc}")
+    listed = ", ".join(sorted(case_ids))
+    _key_event(
+        config,
+        system.RESOLVE_PSEUDONYM,
+        f"pseudonym of {recipient} resolved: ",
+        lambda _now: f"{pseudonym} -> {listed}",
+    )
+    for case_id in sorted(case_ids):
+        _say(case_id)
+
+
 _mount_optional()
 
 

@@ -11,14 +11,25 @@ key material and destroying one derived key (a recipient's pseudonym key) touche
 * ``aidbridge/signing/v1/<purpose>``: Ed25519 seed (RFC 8032 §5.1.5) for checkpoints or consents.
 
 The ring carries a key version ("k1"): pseudonyms, index entries and ciphertexts name it, so a
-future rotation can tell old material from new without guessing.
+rotation can tell old material from new without guessing.
+
+Pseudonym keys rotate (``aidbridge keys rotate``). Version ``k1`` keeps its original info string;
+a later version ``kN`` derives from ``aidbridge/pseudonym/kN/<recipient>``, a prefix no ``k1``
+info can have. Which version is current, and which versions each recipient has retired, is kept
+in ``key-versions.json`` beside the master key (``KeyVersions``), re-read whenever the file
+changes, so a running gateway issues and resolves by the new state without a restart. The
+index, at-rest, ledger and signing keys do not rotate: the index and the ledger's pseudonyms must
+stay stable for lookups, and ciphertexts already name their key id.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import stat
+import threading
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from cryptography.hazmat.primitives import hashes
@@ -40,12 +51,149 @@ class KeyFileError(Exception):
     """The master key file is missing, malformed, too widely readable, or would be overwritten."""
 
 
+class KeyVersionError(ValueError):
+    """A rotation or retirement that cannot be done: unknown version, the current one, etc."""
+
+
+VERSIONS_FILE = "key-versions.json"
+
+
+def version_number(version: str) -> int:
+    """``3`` for ``"k3"``; a clear error for anything not of the form ``k<N>``."""
+    if not _VERSION_FORM.fullmatch(version):
+        raise KeyVersionError(f"expected a key version like 'k1', found {version!r}")
+    return int(version[1:])
+
+
+@dataclass(frozen=True)
+class VersionState:
+    """The pseudonym key versions: the current one (every version up to it is known) and, per
+    recipient, the versions it has retired, with when each event happened."""
+
+    current: str = DEFAULT_VERSION
+    retired: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    events: tuple[dict[str, object], ...] = ()
+
+    def known(self, version: str) -> bool:
+        try:
+            return 1 <= version_number(version) <= version_number(self.current)
+        except KeyVersionError:
+            return False
+
+    def is_retired(self, recipient: str, version: str) -> bool:
+        return version in self.retired.get(recipient, ())
+
+
+class KeyVersions:
+    """The pseudonym key versions, kept in ``key-versions.json``; read again when it changes.
+
+    Without a path (a ring built in memory) the state lives in memory only."""
+
+    def __init__(self, path: Path | None = None, *, initial: str = DEFAULT_VERSION) -> None:
+        version_number(initial)
+        self._path = path
+        self._lock = threading.Lock()
+        self._stamp: tuple[int, int, int] | None = None
+        self._state = VersionState(current=initial)
+
+    @property
+    def path(self) -> Path | None:
+        return self._path
+
+    def state(self) -> VersionState:
+        if self._path is None:
+            return self._state
+        try:
+            st = os.stat(self._path)
+        except FileNotFoundError:
+            return VersionState()
+        stamp = (st.st_ino, st.st_mtime_ns, st.st_size)
+        if stamp != self._stamp:
+            with self._lock:
+                self._state = _parse_state(self._path)
+                self._stamp = stamp
+        return self._state
+
+    def current(self) -> str:
+        return self.state().current
+
+    def rotate(self, at_ns: int) -> tuple[str, str]:
+        """Make a new version current: (previous, new)."""
+        state = self.state()
+        new = f"k{version_number(state.current) + 1}"
+        self._write(
+            VersionState(
+                current=new,
+                retired=state.retired,
+                events=(*state.events, {"event": "rotate", "version": new, "at_ns": at_ns}),
+            )
+        )
+        return state.current, new
+
+    def retire(self, recipient: str, version: str, at_ns: int) -> None:
+        """Make ``recipient``'s pseudonyms of ``version`` unresolvable. Refuses the current
+        version (new pseudonyms are issued in it), an unknown one, or one already retired."""
+        state = self.state()
+        if not state.known(version):
+            raise KeyVersionError(
+                f"--version: expected a key version from k1 to {state.current}, found {version!r}"
+            )
+        if version == state.current:
+            raise KeyVersionError(
+                f"--version: {version} is the current version, in which new pseudonyms are "
+                "issued; rotate first (aidbridge keys rotate), then retire it"
+            )
+        if state.is_retired(recipient, version):
+            raise KeyVersionError(f"--version: {version} is already retired for {recipient}")
+        retired = dict(state.retired)
+        retired[recipient] = (*retired.get(recipient, ()), version)
+        event = {"event": "retire", "recipient": recipient, "version": version, "at_ns": at_ns}
+        self._write(VersionState(state.current, retired, (*state.events, event)))
+
+    def _write(self, state: VersionState) -> None:
+        if self._path is None:
+            self._state = state
+            return
+        document = {
+            "current": state.current,
+            "retired": {org: list(v) for org, v in sorted(state.retired.items())},
+            "events": list(state.events),
+        }
+        # Written beside and renamed over: a reader sees the old state or the new, never half.
+        tmp = self._path.with_name(self._path.name + ".tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            json.dump(document, out, indent=2, sort_keys=True)
+            out.write("\n")
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(tmp, self._path)
+
+
+def _parse_state(path: Path) -> VersionState:
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+        current = str(document["current"])
+        version_number(current)
+        retired = {
+            str(org): tuple(str(v) for v in versions)
+            for org, versions in dict(document.get("retired", {})).items()
+        }
+        events = tuple(dict(e) for e in document.get("events", []))
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        # Fail closed: a damaged file must not silently bring retired pseudonyms back.
+        raise KeyFileError(f"expected a valid key versions file at {path}: {exc}") from None
+    return VersionState(current, retired, events)
+
+
 class KeyRing:
     """The master secret and the keys derived from it, each derived once and then cached."""
 
-    __slots__ = ("_master", "_pseudonym", "_signing", "_single", "version")
+    __slots__ = ("_master", "_pseudonym", "_signing", "_single", "version", "versions")
 
-    def __init__(self, master: bytes, version: str = DEFAULT_VERSION) -> None:
+    def __init__(
+        self, master: bytes, version: str = DEFAULT_VERSION, versions: KeyVersions | None = None
+    ) -> None:
         if len(master) != MASTER_KEY_SIZE:
             raise ValueError(
                 f"expected a {MASTER_KEY_SIZE}-byte master key, found {len(master)} bytes"
@@ -54,7 +202,8 @@ class KeyRing:
             raise ValueError(f"expected a key version like 'k1', found {version!r}")
         self._master = bytes(master)
         self.version = version
-        self._pseudonym: dict[str, bytes] = {}
+        self.versions = versions or KeyVersions(initial=version)
+        self._pseudonym: dict[tuple[str, str], bytes] = {}
         self._signing: dict[str, Ed25519PrivateKey] = {}
         self._single: dict[bytes, bytes] = {}
 
@@ -79,7 +228,7 @@ class KeyRing:
             out.write(master)
             out.flush()
             os.fsync(out.fileno())
-        return cls(master, version)
+        return cls(master, version, KeyVersions(path.with_name(VERSIONS_FILE)))
 
     @classmethod
     def load(cls, path: Path, version: str = DEFAULT_VERSION) -> KeyRing:
@@ -101,16 +250,21 @@ class KeyRing:
             raise KeyFileError(
                 f"expected master key {path} to hold exactly {MASTER_KEY_SIZE} bytes, found {found}"
             )
-        return cls(master, version)
+        return cls(master, version, KeyVersions(path.with_name(VERSIONS_FILE)))
 
-    def pseudonym_key(self, recipient: str) -> bytes:
-        """HMAC key of ``recipient``'s pseudonyms (the recipient "ledger" for the ledger's)."""
-        key = self._pseudonym.get(recipient)
+    def pseudonym_key(self, recipient: str, version: str = DEFAULT_VERSION) -> bytes:
+        """HMAC key of ``recipient``'s pseudonyms of key ``version`` (the recipient "ledger" for
+        the ledger's)."""
+        key = self._pseudonym.get((recipient, version))
         if key is None:
             if not recipient:
                 raise ValueError("expected a recipient to derive a pseudonym key, found ''")
-            key = self._derive(b"aidbridge/pseudonym/v1/" + recipient.encode())
-            self._pseudonym[recipient] = key
+            if version_number(version) == 1:
+                info = b"aidbridge/pseudonym/v1/" + recipient.encode()  # as first issued
+            else:
+                info = b"aidbridge/pseudonym/" + version.encode() + b"/" + recipient.encode()
+            key = self._derive(info)
+            self._pseudonym[(recipient, version)] = key
         return key
 
     def index_key(self) -> bytes:

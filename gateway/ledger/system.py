@@ -8,7 +8,9 @@ the ledger is the whole history and not only the history of calls (DESIGN.md, "T
   ``consent_id`` set, so a query by subject finds them beside the calls);
 - certificate revocation (``aidbridge certs revoke``): the certificate's fingerprint;
 - policy reload, accepted or rejected, with the revision in force afterwards;
-- key creation at ``aidbridge init``, and the registration of an organisation.
+- key creation at ``aidbridge init``, and the registration of an organisation;
+- pseudonym key rotation and retirement (``aidbridge keys``), and an operator's resolution of a
+  recipient's pseudonym back to its cases.
 
 Each entry names org ``aidbridge``, role ``gateway``, a method ``aidbridge.system/<Action>``
 that no RPC can have (RPC methods are ``<package>.<Service>/<Method>`` under ``aidbridge.v1``),
@@ -35,6 +37,9 @@ RELOAD_POLICY = METHOD_PREFIX + "ReloadPolicy"
 REQUEST_POLICY_RELOAD = METHOD_PREFIX + "RequestPolicyReload"
 CREATE_KEYS = METHOD_PREFIX + "CreateKeys"
 REGISTER_ORGANISATION = METHOD_PREFIX + "RegisterOrganisation"
+ROTATE_KEYS = METHOD_PREFIX + "RotateKeys"
+RETIRE_KEY_VERSION = METHOD_PREFIX + "RetireKeyVersion"
+RESOLVE_PSEUDONYM = METHOD_PREFIX + "ResolvePseudonym"
 
 SWEEP_ACTOR = "expiry-sweep"
 GATEWAY_ACTOR = "gateway"  # the serving process itself (a reload it was signalled to do)
