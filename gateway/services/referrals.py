@@ -18,6 +18,7 @@ from dataclasses import replace
 from typing import Any
 
 import grpc
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from aidbridge.v1 import common_pb2, consents_pb2, referrals_pb2, referrals_pb2_grpc
@@ -27,6 +28,7 @@ from gateway.consent import repository as consents
 from gateway.consent.model import Evidence, Grantor, Notice, policy_view
 from gateway.consent.signing import consent_key_id
 from gateway.exchange import Call, remember
+from gateway.privacy.pseudonyms import PseudonymNotFound, pseudonym_version, resolve_pseudonym
 from gateway.privacy.scrub import scrub_narrative
 from gateway.privacy.transform import known_values
 from gateway.referrals import model, states, validate
@@ -537,6 +539,11 @@ class ReferralService(Servicer, referrals_pb2_grpc.ReferralServiceServicer):
             response.next_page_token = store.reverse_token(rows[size - 1])
         return response
 
+    async def ResolvePseudonym(
+        self, request: referrals_pb2.ResolvePseudonymRequest, context: grpc.aio.ServicerContext
+    ) -> referrals_pb2.ResolvePseudonymResponse:
+        return await self.run_read(context, request, _resolve)
+
     async def ReportReverseOutcome(
         self, request: referrals_pb2.ReportReverseOutcomeRequest, context: grpc.aio.ServicerContext
     ) -> referrals_pb2.ReverseReferral:
@@ -576,6 +583,45 @@ class ReferralService(Servicer, referrals_pb2_grpc.ReferralServiceServicer):
             return self._reverse_message(call, store.reverse_view(session, row, app.cipher))
 
         return remember(session, call, request.request_id, referrals_pb2.ReverseReferral, produce)
+
+
+def _resolve(session: Session, call: Call) -> referrals_pb2.ResolvePseudonymResponse:
+    """The caller's referrals to ``recipient_org`` of the person it knows by ``pseudonym``."""
+    request: referrals_pb2.ResolvePseudonymRequest = call.request  # type: ignore[assignment]
+    if not request.recipient_org:
+        raise errors.InvalidArgument("recipient_org is required", field="recipient_org")
+    if not request.pseudonym:
+        raise errors.InvalidArgument("pseudonym is required", field="pseudonym")
+    # No resource is named: candidates are the caller's own referrals to that recipient.
+    call.decide(resource={"kind": "none"})
+    app = call.app
+    rows = session.scalars(
+        select(Referral)
+        .where(Referral.from_org == call.caller.org, Referral.to_org == request.recipient_org)
+        .order_by(Referral.referral_id)
+    ).all()
+    by_person: dict[str, list[Referral]] = {}
+    for row in rows:
+        resident_id = str(
+            cases.load_record(cases.get_case(session, row.case_id), app.cipher)["resident_id"]
+        )
+        by_person.setdefault(resident_id, []).append(row)
+    try:
+        found = resolve_pseudonym(
+            app.keys,
+            request.recipient_org,
+            request.pseudonym,
+            ((rid, (rid, referrals)) for rid, referrals in by_person.items()),
+        )
+    except PseudonymNotFound as exc:
+        raise errors.NotFound(str(exc), field="pseudonym") from None
+    resident_id, referrals = found
+    call.facts.subject = app.ledger_subject(resident_id)
+    return referrals_pb2.ResolvePseudonymResponse(
+        referral_ids=[r.referral_id for r in referrals],
+        case_ids=sorted({r.case_id for r in referrals}),
+        key_version=pseudonym_version(request.pseudonym),
+    )
 
 
 def _help_message(view: model.HelpRecordView) -> referrals_pb2.HelpDelivered:

@@ -202,6 +202,8 @@ OVERRIDES: dict[str, Rule] = {
     "aidbridge.v1.ReverseReferralConsent.signing_key_id": _id(80),
     "aidbridge.v1.ReportReverseOutcomeRequest.application_id": _id(),
     "aidbridge.v1.ListReverseReferralsRequest.state": _id(30),
+    "aidbridge.v1.ResolvePseudonymRequest.recipient_org": _id(),
+    "aidbridge.v1.ResolvePseudonymRequest.pseudonym": _id(40),
     # resources
     "aidbridge.v1.Project.name": _line(200),
     "aidbridge.v1.Project.description": _text(4000),

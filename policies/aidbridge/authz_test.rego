@@ -426,6 +426,13 @@ test_both_sides_follow_their_own_referral_events_and_reverse_referrals if {
 	decide({"now_ns": now, "caller": caller, "method": method, "resource": {"kind": "none"}}).allow
 }
 
+test_only_government_resolves_a_charitys_pseudonym if {
+	i := {"now_ns": now, "caller": bureau, "method": "aidbridge.v1.ReferralService/ResolvePseudonym", "resource": {"kind": "none"}}
+	decide(i).allow
+	not decide(object.union(i, {"caller": sunshine})).allow
+	not decide(object.union(i, {"caller": supervisor})).allow
+}
+
 test_compliance_does_not_follow_referral_events if {
 	not decide({
 		"now_ns": now, "caller": supervisor, "method": "aidbridge.v1.ReferralService/ListReferralEvents",

@@ -7,10 +7,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import grpc
 import pytest
 from sqlalchemy import func, select
 from typer.testing import CliRunner
 
+from aidbridge.v1 import referrals_pb2
 from gateway.cli import app as cli
 from gateway.keys import VERSIONS_FILE
 from gateway.ledger import system
@@ -48,6 +50,12 @@ def _entries(config) -> int:  # type: ignore[no-untyped-def]
         store.dispose()
 
 
+def _resolve(gov, recipient: str, pseudonym: str):  # type: ignore[no-untyped-def]
+    return gov.referrals.ResolvePseudonym(
+        referrals_pb2.ResolvePseudonymRequest(recipient_org=recipient, pseudonym=pseudonym)
+    )
+
+
 @pytest.fixture
 def referred(gateway):  # type: ignore[no-untyped-def]
     gov = gateway.client(GOV)
@@ -63,9 +71,11 @@ def test_rotate_then_retire_through_the_running_gateway(referred) -> None:  # ty
     work = config.work_dir
     charity_a, charity_b = gateway.client(CHARITY_A), gateway.client(CHARITY_B)
 
+    gov = gateway.client(GOV)
     v1 = pull(charity_a, to_a.referral_id).subject
     b1 = pull(charity_b, to_b.referral_id).subject
     assert v1.startswith("k1.") and b1.startswith("k1.") and v1 != b1
+    assert list(_resolve(gov, CHARITY_A, v1).referral_ids) == [to_a.referral_id]
 
     rotated = _keys(work, "rotate")
     assert rotated.exit_code == 0, rotated.output
@@ -76,6 +86,11 @@ def test_rotate_then_retire_through_the_running_gateway(referred) -> None:  # ty
     assert v2.startswith("k2.") and v2.split(".")[1] != v1.split(".")[1]
     assert pull(charity_b, to_b.referral_id).subject.startswith("k2.")
 
+    # The bureau resolves both versions through the running gateway.
+    for pseudonym, version in ((v1, "k1"), (v2, "k2")):
+        answer = _resolve(gov, CHARITY_A, pseudonym)
+        assert list(answer.referral_ids) == [to_a.referral_id]
+        assert list(answer.case_ids) == [to_a.case_id] and answer.key_version == version
     for pseudonym in (v1, v2):
         resolved = _keys(work, "resolve", pseudonym, "--recipient", CHARITY_A)
         assert resolved.exit_code == 0, resolved.output
@@ -96,6 +111,15 @@ def test_rotate_then_retire_through_the_running_gateway(referred) -> None:  # ty
     # The other charity's k1 pseudonyms are untouched.
     other = _keys(work, "resolve", b1, "--recipient", CHARITY_B)
     assert other.exit_code == 0 and other.output.split() == [to_b.case_id]
+    # The same through the running gateway, as the bureau.
+    gov = gateway.client(GOV)
+    assert list(_resolve(gov, CHARITY_A, v2).referral_ids) == [to_a.referral_id]
+    assert _resolve(gov, CHARITY_A, v2).key_version == "k2"
+    assert list(_resolve(gov, CHARITY_B, b1).case_ids) == [to_b.case_id]
+    with pytest.raises(grpc.RpcError) as refused:
+        _resolve(gov, CHARITY_A, v1)
+    assert refused.value.code() == grpc.StatusCode.NOT_FOUND
+    assert f"is of key version k1, retired for {CHARITY_A}" in refused.value.details()
     # New pulls stay in the current version.
     assert pull(charity_a, to_a.referral_id).subject == v2
 
@@ -155,3 +179,37 @@ def test_resolving_a_pseudonym_of_an_unknown_version_is_not_found(gateway) -> No
     )
     assert refused.exit_code != 0
     assert "key version k5, which does not exist" in " ".join(refused.output.split())
+
+
+def test_only_the_bureau_resolves_and_bad_pseudonyms_are_refused_by_field(referred) -> None:  # type: ignore[no-untyped-def]
+    gateway, to_a, _ = referred
+    charity_a, gov = gateway.client(CHARITY_A), gateway.client(GOV)
+    mine = pull(charity_a, to_a.referral_id).subject
+    with pytest.raises(grpc.RpcError) as denied:
+        _resolve(charity_a, CHARITY_A, mine)
+    assert denied.value.code() == grpc.StatusCode.PERMISSION_DENIED
+    for pseudonym, code, words in (
+        ("", grpc.StatusCode.INVALID_ARGUMENT, "pseudonym is required"),
+        ("k1.nope", grpc.StatusCode.NOT_FOUND, "expected a pseudonym like"),
+        ("k4." + "a" * 32, grpc.StatusCode.NOT_FOUND, "key version k4, which does not exist"),
+    ):
+        with pytest.raises(grpc.RpcError) as refused:
+            _resolve(gov, CHARITY_A, pseudonym)
+        assert refused.value.code() == code, pseudonym
+        assert words in refused.value.details()
+    with pytest.raises(grpc.RpcError) as other:
+        _resolve(gov, CHARITY_B, mine)
+    assert other.value.code() == grpc.StatusCode.NOT_FOUND
+    assert "names no known subject" in other.value.details()
+    store = Store(gateway.app.config.database_url)
+    try:
+        with store.read() as session:
+            outcomes = session.execute(
+                select(LedgerEntry.outcome).where(
+                    LedgerEntry.method == "aidbridge.v1.ReferralService/ResolvePseudonym"
+                )
+            ).all()
+    finally:
+        store.dispose()
+    # Every call is ledgered, the refused ones too.
+    assert len(outcomes) == 5

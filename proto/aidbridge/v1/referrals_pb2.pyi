@@ -291,6 +291,24 @@ class ReportReverseOutcomeRequest(_message.Message):
     application_id: str
     def __init__(self, request_id: _Optional[str] = ..., reverse_referral_id: _Optional[str] = ..., state: _Optional[str] = ..., outcome_note: _Optional[str] = ..., close_reason: _Optional[_Union[ReverseCloseReason, str]] = ..., application_id: _Optional[str] = ...) -> None: ...
 
+class ResolvePseudonymRequest(_message.Message):
+    __slots__ = ("recipient_org", "pseudonym")
+    RECIPIENT_ORG_FIELD_NUMBER: _ClassVar[int]
+    PSEUDONYM_FIELD_NUMBER: _ClassVar[int]
+    recipient_org: str
+    pseudonym: str
+    def __init__(self, recipient_org: _Optional[str] = ..., pseudonym: _Optional[str] = ...) -> None: ...
+
+class ResolvePseudonymResponse(_message.Message):
+    __slots__ = ("referral_ids", "case_ids", "key_version")
+    REFERRAL_IDS_FIELD_NUMBER: _ClassVar[int]
+    CASE_IDS_FIELD_NUMBER: _ClassVar[int]
+    KEY_VERSION_FIELD_NUMBER: _ClassVar[int]
+    referral_ids: _containers.RepeatedScalarFieldContainer[str]
+    case_ids: _containers.RepeatedScalarFieldContainer[str]
+    key_version: str
+    def __init__(self, referral_ids: _Optional[_Iterable[str]] = ..., case_ids: _Optional[_Iterable[str]] = ..., key_version: _Optional[str] = ...) -> None: ...
+
 class ReferralEvent(_message.Message):
     __slots__ = ("event_id", "referral_id", "state", "at", "org", "actor", "reason", "rejection_reason")
     EVENT_ID_FIELD_NUMBER: _ClassVar[int]

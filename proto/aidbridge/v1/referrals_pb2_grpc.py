@@ -79,6 +79,11 @@ class ReferralServiceStub:
                 request_serializer=aidbridge_dot_v1_dot_referrals__pb2.ListReferralEventsRequest.SerializeToString,
                 response_deserializer=aidbridge_dot_v1_dot_referrals__pb2.ListReferralEventsResponse.FromString,
                 _registered_method=True)
+        self.ResolvePseudonym = channel.unary_unary(
+                '/aidbridge.v1.ReferralService/ResolvePseudonym',
+                request_serializer=aidbridge_dot_v1_dot_referrals__pb2.ResolvePseudonymRequest.SerializeToString,
+                response_deserializer=aidbridge_dot_v1_dot_referrals__pb2.ResolvePseudonymResponse.FromString,
+                _registered_method=True)
 
 
 class ReferralServiceServicer:
@@ -143,6 +148,14 @@ class ReferralServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ResolvePseudonym(self, request, context):
+        """Government: the referrals it sent to a charity whose subject that charity knows by a
+        pseudonym, in any key version the charity has not retired (NOT_FOUND otherwise).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ReferralServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -190,6 +203,11 @@ def add_ReferralServiceServicer_to_server(servicer, server):
                     servicer.ListReferralEvents,
                     request_deserializer=aidbridge_dot_v1_dot_referrals__pb2.ListReferralEventsRequest.FromString,
                     response_serializer=aidbridge_dot_v1_dot_referrals__pb2.ListReferralEventsResponse.SerializeToString,
+            ),
+            'ResolvePseudonym': grpc.unary_unary_rpc_method_handler(
+                    servicer.ResolvePseudonym,
+                    request_deserializer=aidbridge_dot_v1_dot_referrals__pb2.ResolvePseudonymRequest.FromString,
+                    response_serializer=aidbridge_dot_v1_dot_referrals__pb2.ResolvePseudonymResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -435,6 +453,33 @@ class ReferralService:
             '/aidbridge.v1.ReferralService/ListReferralEvents',
             aidbridge_dot_v1_dot_referrals__pb2.ListReferralEventsRequest.SerializeToString,
             aidbridge_dot_v1_dot_referrals__pb2.ListReferralEventsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ResolvePseudonym(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/aidbridge.v1.ReferralService/ResolvePseudonym',
+            aidbridge_dot_v1_dot_referrals__pb2.ResolvePseudonymRequest.SerializeToString,
+            aidbridge_dot_v1_dot_referrals__pb2.ResolvePseudonymResponse.FromString,
             options,
             channel_credentials,
             insecure,
