@@ -1039,12 +1039,16 @@ app.add_typer(keys_app, name="keys")
 
 def _key_event(config: Config, method: str, reason: str, change: Any) -> None:
     """Run ``change`` (which writes key-versions.json) inside the transaction that ledgers it:
-    if the change fails, nothing is ledgered; if the ledger fails, the error is shown."""
+    if the change fails, nothing is ledgered; if the entry fails to commit, the file is put
+    back as it was."""
     from gateway.clock import SystemClock
+    from gateway.keys import VERSIONS_FILE
     from gateway.ledger import system
     from gateway.ledger.entry import append
     from gateway.store import Store
 
+    versions = config.master_key_path.with_name(VERSIONS_FILE)
+    before = versions.read_bytes() if versions.exists() else None
     store = Store(config.database_url)
     try:
         with store.write() as session:
@@ -1057,8 +1061,27 @@ def _key_event(config: Config, method: str, reason: str, change: Any) -> None:
                 ),
                 _authenticator(config),
             )
+    except BaseException:
+        # The entry did not commit: put the versions file back, so no key event goes unledgered.
+        now_held = versions.read_bytes() if versions.exists() else None
+        if now_held != before:
+            if before is None:
+                versions.unlink()
+            else:
+                _restore(versions, before)
+        raise
     finally:
         store.dispose()
+
+
+def _restore(path: Path, content: bytes) -> None:
+    tmp = path.with_name(path.name + ".restore")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as out:
+        out.write(content)
+        out.flush()
+        os.fsync(out.fileno())
+    os.replace(tmp, path)
 
 
 def _keyring(config: Config) -> Any:

@@ -213,3 +213,26 @@ def test_only_the_bureau_resolves_and_bad_pseudonyms_are_refused_by_field(referr
         store.dispose()
     # Every call is ledgered, the refused ones too.
     assert len(outcomes) == 5
+
+
+def test_a_rotation_whose_ledger_entry_fails_to_commit_is_undone(tmp_path: Path) -> None:
+    import sqlite3
+
+    from gateway.workdir import init_workdir
+
+    config = init_workdir(tmp_path / "work")
+    versions = config.master_key_path.with_name(VERSIONS_FILE)
+    assert _keys(config.work_dir, "rotate").exit_code == 0
+    before = versions.read_bytes()
+    db = sqlite3.connect(config.database_url.removeprefix("sqlite:///"))
+    db.execute(
+        "CREATE TRIGGER refuse BEFORE INSERT ON ledger_entries "
+        "BEGIN SELECT RAISE(ABORT, 'store refuses writes'); END"
+    )
+    db.commit()
+    db.close()
+
+    failed = _keys(config.work_dir, "rotate")
+    assert failed.exit_code != 0
+    assert versions.read_bytes() == before  # still k2, as the ledger says
+    assert _keys(config.work_dir, "show").output.split()[:3] == ["current", "version:", "k2"]
