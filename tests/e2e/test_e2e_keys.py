@@ -56,8 +56,18 @@ def _resolve(gov, recipient: str, pseudonym: str):  # type: ignore[no-untyped-de
     )
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def gateway_on(request, tmp_path):  # type: ignore[no-untyped-def]
+    from gateway.workdir import init_workdir
+    from tests.conftest import fresh_postgres_url, start_gateway
+
+    db_url = "" if request.param == "sqlite" else fresh_postgres_url()
+    yield from start_gateway(init_workdir(tmp_path / "work", db_url=db_url))
+
+
 @pytest.fixture
-def referred(gateway):  # type: ignore[no-untyped-def]
+def referred(gateway_on):  # type: ignore[no-untyped-def]
+    gateway = gateway_on
     gov = gateway.client(GOV)
     person = adults(1, seed=11)[0]
     to_a = refer(gov, person, tag="a")
