@@ -397,13 +397,121 @@ def orgs_add(
     _say(f"  aidbridge policy reload --work {config.work_dir}")
 
 
+def _text_arg(value: str) -> str:
+    """A key given as its text or as a file holding it."""
+    candidate = Path(value)
+    try:
+        return candidate.read_text(encoding="utf-8").strip() if candidate.is_file() else value
+    except OSError as exc:
+        _fail(f"{value}: {exc.strerror}")
+
+
+def _verify_bundle(
+    bundle: Path, vkey: str | None, trusted_checkpoint: Path | None, witnesses: list[str]
+) -> None:
+    from aidbridge_verify import VerificationError, verify_bundle
+
+    trusted_note = None
+    if trusted_checkpoint is not None:
+        try:
+            trusted_note = trusted_checkpoint.read_text(encoding="utf-8")
+        except OSError as exc:
+            _fail(f"--trusted-checkpoint {trusted_checkpoint}: {exc.strerror}")
+    try:
+        result = verify_bundle(
+            bundle,
+            vkey=_text_arg(vkey) if vkey else None,
+            trusted_checkpoint=trusted_note,
+            witnesses=[_text_arg(w) for w in witnesses],
+        )
+    except OSError as exc:
+        _fail(f"{bundle}: {exc.strerror}")
+    except VerificationError as exc:
+        where = f" at entry {exc.index}" if exc.index is not None else ""
+        _fail(f"bundle NOT verified: check {exc.check!r} failed{where}: {exc.message}")
+    pinned = "pinned" if result.key_pinned else "NOT pinned (pass --vkey to refuse any other key)"
+    _say(f"log key fingerprint {result.log_fingerprint}, {pinned}")
+    if result.cosigned_by:
+        _say(f"cosigned by {', '.join(result.cosigned_by)}")
+    if result.trusted_size is not None:
+        _say(f"the bundle's tree extends the trusted checkpoint of {result.trusted_size} entries")
+    _say(
+        f"bundle verified: entries {result.from_index}–{result.to_index} of a tree of "
+        f"{result.tree_size} (root {result.root.hex()})"
+    )
+
+
+@audit_app.command("export")
+def audit_export(
+    out: Path = typer.Argument(..., help="The bundle file to write."),
+    work: Path = WORK,
+    from_index: int = typer.Option(0, "--from", min=0, help="First entry index (inclusive)."),
+    to_index: int = typer.Option(
+        0, "--to", min=0, help="Last entry index (exclusive); 0: up to the published checkpoint."
+    ),
+) -> None:
+    """Write an export bundle (docs/ledger-bundle.md) of entries [--from, --to) under the
+    published checkpoint with its cosignatures, for `audit verify BUNDLE` anywhere."""
+    from gateway.clock import SystemClock
+    from gateway.ledger.export import ExportRangeError, write_bundle
+    from gateway.ledger.witness_publishing import (
+        WitnessConfigError,
+        configured_witnesses,
+        published_checkpoint,
+    )
+    from gateway.store import Store
+
+    try:
+        config = load_config(work)
+        witnesses = configured_witnesses(config.witnesses)
+        log_vkey = config.vkey_path.read_text(encoding="utf-8").strip()
+    except (ConfigError, WitnessConfigError) as exc:
+        _fail(str(exc))
+    except OSError as exc:
+        _fail(f"{config.vkey_path}: {exc.strerror}")
+    store = Store(config.database_url)
+    partial = out.with_name(out.name + ".partial")
+    try:
+        with store.read() as s:
+            published = published_checkpoint(s, witnesses, config.witness_quorum)
+            if published is None:
+                _fail("no checkpoint is published yet: nothing to export")
+            with open(partial, "wb") as sink:
+                lo, hi = write_bundle(
+                    s,
+                    sink,
+                    published,
+                    log_vkey,
+                    from_index=from_index,
+                    to_index=to_index,
+                    witnesses=[(w.name, w.key.vkey) for w in witnesses],
+                    exported_at_ns=SystemClock().now_ns(),
+                )
+        partial.replace(out)
+    except ExportRangeError as exc:
+        partial.unlink(missing_ok=True)
+        _fail(exc.message)
+    finally:
+        store.dispose()
+    cosigners = f", cosigned by {', '.join(published.cosigned_by)}" if published.cosigned_by else ""
+    _say(f"entries {lo}–{hi} of the checkpoint of {published.size}{cosigners} written to {out}")
+
+
 @audit_app.command("verify")
 def audit_verify(
+    bundle: Path = typer.Argument(
+        None, help="An export bundle to verify offline (no working directory needed)."
+    ),
     work: Path = WORK,
     vkey: str = typer.Option(
         None,
         "--vkey",
         help="Pin the verifying key: its C2SP vkey string, or a file holding it.",
+    ),
+    witness: list[str] = typer.Option(
+        [],
+        "--witness",
+        help="With BUNDLE: a witness vkey (or file) whose cosignature is required; repeatable.",
     ),
     fingerprint: str = typer.Option(
         None, "--fingerprint", help="Pin the verifying key by the fingerprint `init` printed."
@@ -415,7 +523,15 @@ def audit_verify(
     ),
 ) -> None:
     """Check every entry, its authenticators and every signed checkpoint; report queued and
-    rejected entries; with --trusted-checkpoint, prove the tree extends the one kept."""
+    rejected entries; with --trusted-checkpoint, prove the tree extends the one kept.
+    With BUNDLE, verify an export bundle offline instead (`aidbridge_verify`)."""
+    if bundle is not None:
+        _verify_bundle(bundle, vkey, trusted_checkpoint, witness)
+        return
+    if witness:
+        _fail(
+            "--witness needs a BUNDLE: the stored ledger's cosignatures are checked as they arrive"
+        )
     from gateway.keys import KeyFileError, KeyRing
     from gateway.ledger import log as ledger_log
     from gateway.ledger.authenticator import EntryAuthenticator

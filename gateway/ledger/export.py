@@ -1,14 +1,25 @@
-"""Exports of the ledger: the entries a checkpoint covers, as JSON lines (line i is entry i's
-exact text), to be checked anywhere by ``offline.verify_export`` with the note and the key alone.
+"""Exports of the ledger.
+
+``write_bundle`` writes the versioned export bundle (``docs/ledger-bundle.md``) that the
+standalone verifier ``aidbridge_verify`` checks with no database: entries, the cosigned
+checkpoint covering them, the leaf hashes around them and the keys' fingerprints.
+``export_entries`` is the older plain form: the entries a checkpoint covers, as JSON lines (line
+i is entry i's exact text), checked by ``offline.verify_export`` with the note and the key.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
+from typing import IO
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
+from aidbridge_verify.bundle import BundleWriter
+from gateway.errors import InvalidArgument
 from gateway.ledger.sequencer import SignedCheckpoint, latest_checkpoint
+from gateway.ledger.witness_publishing import PublishedCheckpoint
 from gateway.store import Store
 from gateway.store.models import LedgerEntry
 
@@ -33,3 +44,72 @@ def export_entries(store: Store, path: Path | str) -> SignedCheckpoint | None:
             out.write(entry_json)
             out.write("\n")
     return latest
+
+
+class ExportRangeError(InvalidArgument):
+    """The range asked for is not inside the published checkpoint."""
+
+
+def write_bundle(
+    session: Session,
+    out: IO[bytes],
+    published: PublishedCheckpoint,
+    log_vkey: str,
+    *,
+    from_index: int = 0,
+    to_index: int = 0,
+    witnesses: Sequence[tuple[str, str]] = (),
+    exported_at_ns: int = 0,
+) -> tuple[int, int]:
+    """Write a v1 export bundle (``docs/ledger-bundle.md``) of entries ``[from_index,
+    to_index)`` (``to_index`` 0: up to the checkpoint's size) under ``published``: its note with
+    every cosignature collected, each entry's exact text and leaf hash, and the leaf hashes of
+    the rest of its tree so the root can be recomputed. Returns the range written."""
+    size = published.size
+    to = size if to_index == 0 else to_index
+    if not 0 <= from_index <= to <= size:
+        raise ExportRangeError(
+            f"to_index: expected 0 ≤ from_index ≤ to_index ≤ {size} (the published checkpoint's "
+            f"size), found from_index {from_index}, to_index {to_index}"
+        )
+    origin = published.note.split("\n", 1)[0]
+    writer = BundleWriter(
+        out,
+        checkpoint_note=published.note,
+        origin=origin,
+        tree_size=size,
+        from_index=from_index,
+        to_index=to,
+        log_vkey=log_vkey,
+        witnesses=witnesses,
+        exported_at_ns=exported_at_ns,
+    )
+    _write_hashes(session, writer, 0, from_index)
+    _write_entries(session, writer, from_index, to)
+    _write_hashes(session, writer, to, size)
+    writer.finish()
+    return from_index, to
+
+
+def _write_entries(session: Session, writer: BundleWriter, lo: int, hi: int) -> None:
+    if lo >= hi:
+        return
+    for leaf, entry_json in session.execute(
+        select(LedgerEntry.leaf_hash, LedgerEntry.entry_json)
+        .where(LedgerEntry.idx >= lo, LedgerEntry.idx < hi)
+        .order_by(LedgerEntry.idx)
+        .execution_options(yield_per=_READ_BATCH)
+    ):
+        writer.entry(leaf, entry_json.encode("utf-8"))
+
+
+def _write_hashes(session: Session, writer: BundleWriter, lo: int, hi: int) -> None:
+    if lo >= hi:
+        return
+    for (leaf,) in session.execute(
+        select(LedgerEntry.leaf_hash)
+        .where(LedgerEntry.idx >= lo, LedgerEntry.idx < hi)
+        .order_by(LedgerEntry.idx)
+        .execution_options(yield_per=_READ_BATCH)
+    ):
+        writer.hash(leaf)
