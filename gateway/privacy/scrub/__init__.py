@@ -88,9 +88,14 @@ def _known_spans(norm: Normalised, forms: list[tuple[str, str]]) -> list[tuple[i
         while at >= 0:
             end = at + len(form)
             # A known number is not found inside a longer one ("4108" in "2024108"): the
-            # longer number is the recognisers' to judge.
-            inside_number = (form[0].isdigit() and at > 0 and compact[at - 1].isdigit()) or (
-                form[-1].isdigit() and end < len(compact) and compact[end].isdigit()
+            # longer number is the recognisers' to judge. Only a digit written right beside it
+            # makes it part of a longer number; across a separator ("130… 14") it is found, so
+            # that a scrubbed note, where a tag now stands beside it, scrubs the same.
+            first, last = kept[at], kept[end - 1]
+            inside_number = (
+                form[0].isdigit() and first > 0 and norm.text[first - 1].isdigit()
+            ) or (
+                form[-1].isdigit() and last + 1 < len(norm.text) and norm.text[last + 1].isdigit()
             )
             if not inside_number and all(end <= a or at >= b for a, b in taken):
                 taken.append((at, end))
