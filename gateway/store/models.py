@@ -366,3 +366,26 @@ class ProjectRevision(Base):
     body_json: Mapped[str] = mapped_column(Text)
     at_ns: Mapped[int] = mapped_column(BigInteger, index=True)
     actor: Mapped[str] = mapped_column(String(100))
+
+
+# --- the conflict-of-interest register (issue 10, revision 0009) -----------------------------
+
+
+class ConflictDeclaration(Base):
+    """A member of staff's declared relative or close relation. The relative is held only as the
+    gateway's keyed index of the resident id (``subject_index``), never the id itself; a
+    withdrawn declaration is kept, with when it was withdrawn."""
+
+    __tablename__ = "conflict_declarations"
+    __table_args__ = (
+        Index("ix_conflict_declarations_relative_org", "relative_index", "org"),
+        Index("ix_conflict_declarations_org_actor", "org", "actor"),
+    )
+
+    declaration_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    org: Mapped[str] = mapped_column(String(100))
+    actor: Mapped[str] = mapped_column(String(100))
+    relative_index: Mapped[str] = mapped_column(String(80))
+    relationship: Mapped[str] = mapped_column(String(30))
+    declared_at_ns: Mapped[int] = mapped_column(BigInteger)
+    withdrawn_at_ns: Mapped[int | None] = mapped_column(BigInteger, nullable=True)

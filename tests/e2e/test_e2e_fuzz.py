@@ -44,6 +44,7 @@ from aidbridge.v1 import (
     cases_pb2,
     common_pb2,
     consents_pb2,
+    integrity_pb2,
     referrals_pb2,
     reports_pb2,
     resources_pb2,
@@ -328,6 +329,18 @@ def _templates(referred: Referred) -> dict[str, list[Message]]:
         ],
         "MatchCharitiesRequest": [resources_pb2.MatchCharitiesRequest(case_id=referred.case_id)],
         "GetLinkageReportRequest": [reports_pb2.GetLinkageReportRequest(period="2026-11")],
+        "DeclareRelationshipRequest": [
+            integrity_pb2.DeclareRelationshipRequest(
+                request_id="fuzz-declare",
+                relative_resident_id=person.person.resident_id,
+                relationship=integrity_pb2.RELATIONSHIP_SPOUSE,
+            )
+        ],
+        "WithdrawDeclarationRequest": [
+            integrity_pb2.WithdrawDeclarationRequest(
+                request_id="fuzz-withdraw", declaration_id="decl-0"
+            )
+        ],
     }
 
 

@@ -1,0 +1,63 @@
+import datetime
+
+from google.protobuf import timestamp_pb2 as _timestamp_pb2
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class Relationship(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    RELATIONSHIP_UNSPECIFIED: _ClassVar[Relationship]
+    RELATIONSHIP_SPOUSE: _ClassVar[Relationship]
+    RELATIONSHIP_PARENT: _ClassVar[Relationship]
+    RELATIONSHIP_CHILD: _ClassVar[Relationship]
+    RELATIONSHIP_SIBLING: _ClassVar[Relationship]
+    RELATIONSHIP_OTHER_RELATIVE: _ClassVar[Relationship]
+    RELATIONSHIP_CLOSE_FRIEND: _ClassVar[Relationship]
+    RELATIONSHIP_OTHER_CLOSE: _ClassVar[Relationship]
+RELATIONSHIP_UNSPECIFIED: Relationship
+RELATIONSHIP_SPOUSE: Relationship
+RELATIONSHIP_PARENT: Relationship
+RELATIONSHIP_CHILD: Relationship
+RELATIONSHIP_SIBLING: Relationship
+RELATIONSHIP_OTHER_RELATIVE: Relationship
+RELATIONSHIP_CLOSE_FRIEND: Relationship
+RELATIONSHIP_OTHER_CLOSE: Relationship
+
+class Declaration(_message.Message):
+    __slots__ = ("declaration_id", "org", "actor", "relationship", "declared_at", "withdrawn_at")
+    DECLARATION_ID_FIELD_NUMBER: _ClassVar[int]
+    ORG_FIELD_NUMBER: _ClassVar[int]
+    ACTOR_FIELD_NUMBER: _ClassVar[int]
+    RELATIONSHIP_FIELD_NUMBER: _ClassVar[int]
+    DECLARED_AT_FIELD_NUMBER: _ClassVar[int]
+    WITHDRAWN_AT_FIELD_NUMBER: _ClassVar[int]
+    declaration_id: str
+    org: str
+    actor: str
+    relationship: Relationship
+    declared_at: _timestamp_pb2.Timestamp
+    withdrawn_at: _timestamp_pb2.Timestamp
+    def __init__(self, declaration_id: _Optional[str] = ..., org: _Optional[str] = ..., actor: _Optional[str] = ..., relationship: _Optional[_Union[Relationship, str]] = ..., declared_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., withdrawn_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class DeclareRelationshipRequest(_message.Message):
+    __slots__ = ("request_id", "relative_resident_id", "relationship")
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    RELATIVE_RESIDENT_ID_FIELD_NUMBER: _ClassVar[int]
+    RELATIONSHIP_FIELD_NUMBER: _ClassVar[int]
+    request_id: str
+    relative_resident_id: str
+    relationship: Relationship
+    def __init__(self, request_id: _Optional[str] = ..., relative_resident_id: _Optional[str] = ..., relationship: _Optional[_Union[Relationship, str]] = ...) -> None: ...
+
+class WithdrawDeclarationRequest(_message.Message):
+    __slots__ = ("request_id", "declaration_id")
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    DECLARATION_ID_FIELD_NUMBER: _ClassVar[int]
+    request_id: str
+    declaration_id: str
+    def __init__(self, request_id: _Optional[str] = ..., declaration_id: _Optional[str] = ...) -> None: ...
