@@ -1,4 +1,5 @@
-"""IntegrityService: the conflict-of-interest register (``gateway.integrity.register``).
+"""IntegrityService: the conflict-of-interest register (``gateway.integrity.register``) and
+second approvals of held actions (``gateway.integrity.approvals``).
 
 Staff of offices and charities declare their relatives and close relations and withdraw their
 declarations; each call is one exchange (policy decision, store, ledger entry). The relative's
@@ -12,10 +13,11 @@ import grpc
 from sqlalchemy.orm import Session
 
 from aidbridge.v1 import integrity_pb2, integrity_pb2_grpc
-from gateway.exchange import Call, remember
-from gateway.integrity import register
+from gateway.exchange import Call, digest, remember
+from gateway.integrity import approvals, register
 from gateway.services import convert
 from gateway.services.base import Servicer
+from gateway.store.models import IdempotentRequest
 
 _RELATIONSHIP_PREFIX = "RELATIONSHIP_"
 
@@ -103,3 +105,83 @@ class IntegrityService(Servicer, integrity_pb2_grpc.IntegrityServiceServicer):
             return _message(view)
 
         return remember(session, call, request.request_id, integrity_pb2.Declaration, produce)
+
+    async def ApproveAction(
+        self, request: integrity_pb2.ApproveActionRequest, context: grpc.aio.ServicerContext
+    ) -> integrity_pb2.ActionDecision:
+        return await self.run(context, request, self._approve)
+
+    async def RejectAction(
+        self, request: integrity_pb2.RejectActionRequest, context: grpc.aio.ServicerContext
+    ) -> integrity_pb2.ActionDecision:
+        return await self.run(context, request, self._reject)
+
+    def _approve(self, session: Session, call: Call) -> integrity_pb2.ActionDecision:
+        return self._verdict(session, call, approvals.APPROVED)
+
+    def _reject(self, session: Session, call: Call) -> integrity_pb2.ActionDecision:
+        return self._verdict(session, call, approvals.REJECTED)
+
+    def _verdict(self, session: Session, call: Call, verdict: str) -> integrity_pb2.ActionDecision:
+        request: integrity_pb2.ApproveActionRequest = call.request  # type: ignore[assignment]
+        call.decide(
+            resource={"kind": "action", "id": request.action_id, "owner_org": call.caller.org}
+        )
+
+        def produce() -> integrity_pb2.ActionDecision:
+            view = approvals.decide_action(
+                session,
+                request.action_id,
+                org=call.caller.org,
+                actor=call.caller.actor,
+                verdict=verdict,
+                now_ns=call.now_ns,
+            )
+            return integrity_pb2.ActionDecision(
+                action_id=view.action_id,
+                method=view.method,
+                requested_by=view.requested_by,
+                decided_by=view.decided_by,
+                verdict=view.verdict,
+                decided_at=convert.timestamp(view.decided_at_ns),
+            )
+
+        return remember(session, call, request.request_id, integrity_pb2.ActionDecision, produce)
+
+
+def conflict_fact(session: Session, call: Call, resident_id: str) -> dict:
+    """The policy's ``input.conflict`` for a call touching the person of ``resident_id``."""
+    return approvals.conflict_fact(
+        session,
+        org=call.caller.org,
+        actor=call.caller.actor,
+        relative_index=call.app.subject_index(resident_id),
+    )
+
+
+def hold_for_second_approval(session: Session, call: Call, *, deferred: bool = False) -> None:
+    """After the decision: hold the call if the policy asks for a second approver and none has
+    approved this very request; else use the approval with the call's write (``deferred`` on
+    the read path)."""
+    request_digest = digest(call.request)
+    request_id = getattr(call.request, "request_id", "")
+    if request_id:
+        # A retry of a request that was approved and made: ``remember`` answers it as made.
+        seen = session.get(IdempotentRequest, (call.caller.org, request_id))
+        if seen is not None and seen.request_digest == request_digest:
+            return
+    action = approvals.approval_to_use(
+        session,
+        call.facts.flags,
+        org=call.caller.org,
+        actor=call.caller.actor,
+        method=call.method,
+        digest=request_digest,
+    )
+    if not action:
+        return
+    call.facts.flags = tuple(sorted({*call.facts.flags, "second-approved"}))
+    if deferred:
+        call.defer(lambda s: approvals.use_approval(s, action, call.now_ns))
+    else:
+        approvals.use_approval(session, action, call.now_ns)

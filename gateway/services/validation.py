@@ -223,6 +223,8 @@ OVERRIDES: dict[str, Rule] = {
     # the conflict-of-interest register (issue 10)
     "aidbridge.v1.DeclareRelationshipRequest.relative_resident_id": _RESIDENT_ID,
     "aidbridge.v1.WithdrawDeclarationRequest.declaration_id": _GATEWAY_ID,
+    "aidbridge.v1.ApproveActionRequest.action_id": _GATEWAY_ID,
+    "aidbridge.v1.RejectActionRequest.action_id": _GATEWAY_ID,
 }
 
 SERVICE_FILES = (

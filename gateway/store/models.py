@@ -389,3 +389,21 @@ class ConflictDeclaration(Base):
     relationship: Mapped[str] = mapped_column(String(30))
     declared_at_ns: Mapped[int] = mapped_column(BigInteger)
     withdrawn_at_ns: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+
+
+class SecondApproval(Base):
+    """Another actor of the same organisation approved (or rejected) an action the policy held
+    for a second approver. ``action_id`` is derived from who asked and what (organisation, actor,
+    method, request digest), so the same request sent again finds its approval; an approval is
+    used once."""
+
+    __tablename__ = "second_approvals"
+
+    action_id: Mapped[str] = mapped_column(String(80), primary_key=True)
+    org: Mapped[str] = mapped_column(String(100))
+    requested_by: Mapped[str] = mapped_column(String(100))
+    method: Mapped[str] = mapped_column(String(200))
+    decided_by: Mapped[str] = mapped_column(String(100))
+    verdict: Mapped[str] = mapped_column(String(20))  # "approved" or "rejected"
+    decided_at_ns: Mapped[int] = mapped_column(BigInteger)
+    used_at_ns: Mapped[int | None] = mapped_column(BigInteger, nullable=True)

@@ -336,6 +336,12 @@ def _templates(referred: Referred) -> dict[str, list[Message]]:
                 relationship=integrity_pb2.RELATIONSHIP_SPOUSE,
             )
         ],
+        "ApproveActionRequest": [
+            integrity_pb2.ApproveActionRequest(request_id="fuzz-approve", action_id="act-0")
+        ],
+        "RejectActionRequest": [
+            integrity_pb2.RejectActionRequest(request_id="fuzz-reject", action_id="act-0")
+        ],
         "WithdrawDeclarationRequest": [
             integrity_pb2.WithdrawDeclarationRequest(
                 request_id="fuzz-withdraw", declaration_id="decl-0"

@@ -5,13 +5,25 @@ under the relative's ledger pseudonym."""
 
 from __future__ import annotations
 
+import json
+import re
+
 import grpc
 import pytest
 from sqlalchemy import select
 
 from aidbridge.v1 import integrity_pb2
 from gateway.store.models import ConflictDeclaration, LedgerEntry
-from tests.e2e.flow import CHARITY_A, COMPLIANCE, GOV, adults
+from tests.e2e.flow import (
+    CHARITY_A,
+    COMPLIANCE,
+    GOV,
+    PURPOSE,
+    STREET_OFFICE,
+    adults,
+    consent_message,
+    refer,
+)
 
 IG = integrity_pb2
 DECLARE = "aidbridge.v1.IntegrityService/DeclareRelationship"
@@ -122,3 +134,132 @@ def test_bad_declarations_are_refused_naming_the_field_and_ledgered(gateway) -> 
         assert list(session.scalars(select(ConflictDeclaration))) == []
     outcomes = [e.outcome for e in entries(gateway.app, DECLARE)]
     assert outcomes == ["INVALID_ARGUMENT", "INVALID_ARGUMENT", "PERMISSION_DENIED"]
+
+
+# --- a caseworker refers a declared relative ------------------------------------------------
+
+
+def _ledger_documents(app, method: str) -> list[tuple[str, str, dict]]:  # type: ignore[no-untyped-def]
+    return [(e.outcome, e.actor, json.loads(e.entry_json)) for e in entries(app, method)]
+
+
+def _referral_request(caseworker, person, tag: str):  # type: ignore[no-untyped-def]
+    """Register the person's case and consent; the referral request, not yet sent."""
+    from aidbridge.v1 import cases_pb2, consents_pb2, referrals_pb2
+
+    case_id = caseworker.cases.RegisterCase(
+        cases_pb2.RegisterCaseRequest(request_id=f"case-{tag}", case=person)
+    ).case_id
+    consent = caseworker.consents.RecordConsent(
+        consents_pb2.RecordConsentRequest(
+            request_id=f"consent-{tag}",
+            consent=consent_message(case_id, recipient=CHARITY_A, name=person.person.name),
+        )
+    ).consent
+    return referrals_pb2.CreateReferralRequest(
+        request_id=f"referral-{tag}",
+        case_id=case_id,
+        to_org=CHARITY_A,
+        consent_id=consent.consent_id,
+        purpose=PURPOSE,
+    )
+
+
+def test_referring_a_declared_relative_is_held_until_another_actor_of_the_office_approves(
+    gateway,
+) -> None:
+    from aidbridge.v1 import referrals_pb2
+
+    app = gateway.app
+    person = adults(1, seed=41)[0]
+    caseworker = gateway.client(GOV, actor="cw-007")
+    colleague = gateway.client(GOV, actor="cw-008")
+    declare(caseworker, "rel", person.person.resident_id, IG.RELATIONSHIP_SPOUSE)
+
+    create = _referral_request(caseworker, person, "rel")
+
+    held = refused(lambda: caseworker.referrals.CreateReferral(create))
+    assert held.code() == grpc.StatusCode.FAILED_PRECONDITION
+    details = held.details() or ""
+    assert "held for a second approver" in details
+    action_id = re.search(r"action (act-[0-9a-f]+)", details).group(1)  # type: ignore[union-attr]
+    listed = caseworker.referrals.ListReferrals(referrals_pb2.ListReferralsRequest())
+    assert list(listed.referrals) == []  # held: nothing took effect
+
+    # The same actor cannot approve what they asked for; another office cannot either.
+    own = refused(
+        lambda: caseworker.integrity.ApproveAction(
+            IG.ApproveActionRequest(request_id="ap-own", action_id=action_id)
+        )
+    )
+    assert own.code() == grpc.StatusCode.PERMISSION_DENIED
+    other_office = gateway.client(STREET_OFFICE, actor="cw-201")
+    foreign = refused(
+        lambda: other_office.integrity.ApproveAction(
+            IG.ApproveActionRequest(request_id="ap-foreign", action_id=action_id)
+        )
+    )
+    assert foreign.code() == grpc.StatusCode.NOT_FOUND
+    # Still held after the refused approvals.
+    assert refused(lambda: caseworker.referrals.CreateReferral(create)).code() == (
+        grpc.StatusCode.FAILED_PRECONDITION
+    )
+
+    approval = colleague.integrity.ApproveAction(
+        IG.ApproveActionRequest(request_id="ap-1", action_id=action_id)
+    )
+    assert (approval.requested_by, approval.decided_by, approval.verdict) == (
+        "cw-007",
+        "cw-008",
+        "approved",
+    )
+    assert approval.method == "aidbridge.v1.ReferralService/CreateReferral"
+    referral = caseworker.referrals.CreateReferral(create).referral
+    assert referral.referral_id
+    assert referral.to_org == CHARITY_A
+
+    # The ledger shows the flags on every attempt, the approval and who gave it.
+    docs = _ledger_documents(app, "aidbridge.v1.ReferralService/CreateReferral")
+    assert [(outcome, actor) for outcome, actor, _ in docs] == [
+        ("FAILED_PRECONDITION", "cw-007"),
+        ("FAILED_PRECONDITION", "cw-007"),
+        ("OK", "cw-007"),
+    ]
+    for _, _, doc in docs[:2]:
+        assert doc["flags"] == ["declared-relative", "second-approval"]
+    assert docs[2][2]["flags"] == ["declared-relative", "second-approval", "second-approved"]
+    approvals = _ledger_documents(app, "aidbridge.v1.IntegrityService/ApproveAction")
+    assert [(outcome, actor) for outcome, actor, _ in approvals] == [
+        ("PERMISSION_DENIED", "cw-007"),
+        ("NOT_FOUND", "cw-201"),
+        ("OK", "cw-008"),
+    ]
+
+    # An approval is used once: the same request again is a retry of the one made, not a
+    # second referral.
+    assert caseworker.referrals.CreateReferral(create).referral == referral
+
+
+def test_a_rejected_action_stays_refused_and_an_undeclared_referral_is_not_held(gateway) -> None:
+    relative = adults(1, seed=42)[0]
+    caseworker = gateway.client(GOV, actor="cw-007")
+    colleague = gateway.client(GOV, actor="cw-008")
+    declare(caseworker, "rej", relative.person.resident_id, IG.RELATIONSHIP_CHILD)
+
+    plain = refer(caseworker, adults(1, seed=43)[0], tag="plain")
+    assert plain.referral_id
+    plain_doc = json.loads(
+        entries(gateway.app, "aidbridge.v1.ReferralService/CreateReferral")[-1].entry_json
+    )
+    assert "flags" not in plain_doc
+
+    create = _referral_request(caseworker, relative, "rej")
+    held = refused(lambda: caseworker.referrals.CreateReferral(create))
+    action_id = re.search(r"action (act-[0-9a-f]+)", held.details() or "").group(1)  # type: ignore[union-attr]
+    rejection = colleague.integrity.RejectAction(
+        IG.RejectActionRequest(request_id="rj-1", action_id=action_id)
+    )
+    assert rejection.verdict == "rejected"
+    again = refused(lambda: caseworker.referrals.CreateReferral(create))
+    assert again.code() == grpc.StatusCode.PERMISSION_DENIED
+    assert "rejected by cw-008" in (again.details() or "")

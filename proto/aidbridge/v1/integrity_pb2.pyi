@@ -61,3 +61,35 @@ class WithdrawDeclarationRequest(_message.Message):
     request_id: str
     declaration_id: str
     def __init__(self, request_id: _Optional[str] = ..., declaration_id: _Optional[str] = ...) -> None: ...
+
+class ActionDecision(_message.Message):
+    __slots__ = ("action_id", "method", "requested_by", "decided_by", "verdict", "decided_at")
+    ACTION_ID_FIELD_NUMBER: _ClassVar[int]
+    METHOD_FIELD_NUMBER: _ClassVar[int]
+    REQUESTED_BY_FIELD_NUMBER: _ClassVar[int]
+    DECIDED_BY_FIELD_NUMBER: _ClassVar[int]
+    VERDICT_FIELD_NUMBER: _ClassVar[int]
+    DECIDED_AT_FIELD_NUMBER: _ClassVar[int]
+    action_id: str
+    method: str
+    requested_by: str
+    decided_by: str
+    verdict: str
+    decided_at: _timestamp_pb2.Timestamp
+    def __init__(self, action_id: _Optional[str] = ..., method: _Optional[str] = ..., requested_by: _Optional[str] = ..., decided_by: _Optional[str] = ..., verdict: _Optional[str] = ..., decided_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class ApproveActionRequest(_message.Message):
+    __slots__ = ("request_id", "action_id")
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    ACTION_ID_FIELD_NUMBER: _ClassVar[int]
+    request_id: str
+    action_id: str
+    def __init__(self, request_id: _Optional[str] = ..., action_id: _Optional[str] = ...) -> None: ...
+
+class RejectActionRequest(_message.Message):
+    __slots__ = ("request_id", "action_id")
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    ACTION_ID_FIELD_NUMBER: _ClassVar[int]
+    request_id: str
+    action_id: str
+    def __init__(self, request_id: _Optional[str] = ..., action_id: _Optional[str] = ...) -> None: ...

@@ -44,6 +44,16 @@ class IntegrityServiceStub:
                 request_serializer=aidbridge_dot_v1_dot_integrity__pb2.WithdrawDeclarationRequest.SerializeToString,
                 response_deserializer=aidbridge_dot_v1_dot_integrity__pb2.Declaration.FromString,
                 _registered_method=True)
+        self.ApproveAction = channel.unary_unary(
+                '/aidbridge.v1.IntegrityService/ApproveAction',
+                request_serializer=aidbridge_dot_v1_dot_integrity__pb2.ApproveActionRequest.SerializeToString,
+                response_deserializer=aidbridge_dot_v1_dot_integrity__pb2.ActionDecision.FromString,
+                _registered_method=True)
+        self.RejectAction = channel.unary_unary(
+                '/aidbridge.v1.IntegrityService/RejectAction',
+                request_serializer=aidbridge_dot_v1_dot_integrity__pb2.RejectActionRequest.SerializeToString,
+                response_deserializer=aidbridge_dot_v1_dot_integrity__pb2.ActionDecision.FromString,
+                _registered_method=True)
 
 
 class IntegrityServiceServicer:
@@ -61,6 +71,18 @@ class IntegrityServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ApproveAction(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RejectAction(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_IntegrityServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -73,6 +95,16 @@ def add_IntegrityServiceServicer_to_server(servicer, server):
                     servicer.WithdrawDeclaration,
                     request_deserializer=aidbridge_dot_v1_dot_integrity__pb2.WithdrawDeclarationRequest.FromString,
                     response_serializer=aidbridge_dot_v1_dot_integrity__pb2.Declaration.SerializeToString,
+            ),
+            'ApproveAction': grpc.unary_unary_rpc_method_handler(
+                    servicer.ApproveAction,
+                    request_deserializer=aidbridge_dot_v1_dot_integrity__pb2.ApproveActionRequest.FromString,
+                    response_serializer=aidbridge_dot_v1_dot_integrity__pb2.ActionDecision.SerializeToString,
+            ),
+            'RejectAction': grpc.unary_unary_rpc_method_handler(
+                    servicer.RejectAction,
+                    request_deserializer=aidbridge_dot_v1_dot_integrity__pb2.RejectActionRequest.FromString,
+                    response_serializer=aidbridge_dot_v1_dot_integrity__pb2.ActionDecision.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -129,6 +161,60 @@ class IntegrityService:
             '/aidbridge.v1.IntegrityService/WithdrawDeclaration',
             aidbridge_dot_v1_dot_integrity__pb2.WithdrawDeclarationRequest.SerializeToString,
             aidbridge_dot_v1_dot_integrity__pb2.Declaration.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ApproveAction(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/aidbridge.v1.IntegrityService/ApproveAction',
+            aidbridge_dot_v1_dot_integrity__pb2.ApproveActionRequest.SerializeToString,
+            aidbridge_dot_v1_dot_integrity__pb2.ActionDecision.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RejectAction(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/aidbridge.v1.IntegrityService/RejectAction',
+            aidbridge_dot_v1_dot_integrity__pb2.RejectActionRequest.SerializeToString,
+            aidbridge_dot_v1_dot_integrity__pb2.ActionDecision.FromString,
             options,
             channel_credentials,
             insecure,

@@ -1,4 +1,5 @@
-"""conflict-of-interest register: declared relatives of staff, by the gateway's keyed index
+"""conflict-of-interest register: declared relatives of staff, by the gateway's keyed index;
+second approvals of held actions
 
 Revision ID: 0009
 Revises: 0007
@@ -34,8 +35,22 @@ def upgrade() -> None:
         )
         batch_op.create_index("ix_conflict_declarations_org_actor", ["org", "actor"], unique=False)
 
+    op.create_table(
+        "second_approvals",
+        sa.Column("action_id", sa.String(length=80), nullable=False),
+        sa.Column("org", sa.String(length=100), nullable=False),
+        sa.Column("requested_by", sa.String(length=100), nullable=False),
+        sa.Column("method", sa.String(length=200), nullable=False),
+        sa.Column("decided_by", sa.String(length=100), nullable=False),
+        sa.Column("verdict", sa.String(length=20), nullable=False),
+        sa.Column("decided_at_ns", sa.BigInteger(), nullable=False),
+        sa.Column("used_at_ns", sa.BigInteger(), nullable=True),
+        sa.PrimaryKeyConstraint("action_id", name=op.f("pk_second_approvals")),
+    )
+
 
 def downgrade() -> None:
+    op.drop_table("second_approvals")
     with op.batch_alter_table("conflict_declarations", schema=None) as batch_op:
         batch_op.drop_index("ix_conflict_declarations_org_actor")
         batch_op.drop_index("ix_conflict_declarations_relative_org")
