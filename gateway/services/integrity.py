@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from aidbridge.v1 import integrity_pb2, integrity_pb2_grpc
 from gateway.exchange import Call, digest, remember
-from gateway.integrity import approvals, register
+from gateway.integrity import approvals, flags, register
 from gateway.services import convert
 from gateway.services.base import Servicer
 from gateway.store.models import IdempotentRequest
@@ -147,6 +147,54 @@ class IntegrityService(Servicer, integrity_pb2_grpc.IntegrityServiceServicer):
             )
 
         return remember(session, call, request.request_id, integrity_pb2.ActionDecision, produce)
+
+    async def ListFlags(
+        self, request: integrity_pb2.ListFlagsRequest, context: grpc.aio.ServicerContext
+    ) -> integrity_pb2.ListFlagsResponse:
+        return await self.run_read(context, request, self._list_flags)
+
+    def _list_flags(self, session: Session, call: Call) -> integrity_pb2.ListFlagsResponse:
+        request: integrity_pb2.ListFlagsRequest = call.request  # type: ignore[assignment]
+        call.decide(resource={"kind": "none"})
+        views = flags.list_flags(session, open_only=request.open_only, limit=request.limit)
+        return integrity_pb2.ListFlagsResponse(flags=[_flag_message(v) for v in views])
+
+    async def ResolveFlag(
+        self, request: integrity_pb2.ResolveFlagRequest, context: grpc.aio.ServicerContext
+    ) -> integrity_pb2.Flag:
+        return await self.run(context, request, self._resolve_flag)
+
+    def _resolve_flag(self, session: Session, call: Call) -> integrity_pb2.Flag:
+        request: integrity_pb2.ResolveFlagRequest = call.request  # type: ignore[assignment]
+        call.decide(resource={"kind": "ledger", "id": request.flag_id})
+
+        def produce() -> integrity_pb2.Flag:
+            view = flags.resolve_flag(
+                session,
+                request.flag_id,
+                note=request.note,
+                resolved_by=f"{call.caller.org}/{call.caller.actor}",
+                now_ns=call.now_ns,
+            )
+            return _flag_message(view)
+
+        return remember(session, call, request.request_id, integrity_pb2.Flag, produce)
+
+
+def _flag_message(view: flags.FlagView) -> integrity_pb2.Flag:
+    return integrity_pb2.Flag(
+        flag_id=view.flag_id,
+        index=view.index,
+        at=convert.timestamp(view.at_ns),
+        org=view.org,
+        actor=view.actor,
+        method=view.method,
+        outcome=view.outcome,
+        flags=list(view.flags),
+        resolved=view.resolved,
+        resolution_note=view.note,
+        resolved_by=view.resolved_by,
+    )
 
 
 def conflict_fact(session: Session, call: Call, resident_id: str) -> dict:

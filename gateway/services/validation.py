@@ -225,6 +225,9 @@ OVERRIDES: dict[str, Rule] = {
     "aidbridge.v1.WithdrawDeclarationRequest.declaration_id": _GATEWAY_ID,
     "aidbridge.v1.ApproveActionRequest.action_id": _GATEWAY_ID,
     "aidbridge.v1.RejectActionRequest.action_id": _GATEWAY_ID,
+    "aidbridge.v1.ListFlagsRequest.limit": Rule(low=0, high=500),
+    "aidbridge.v1.ResolveFlagRequest.flag_id": _GATEWAY_ID,
+    "aidbridge.v1.ResolveFlagRequest.note": _text(4000),
 }
 
 SERVICE_FILES = (

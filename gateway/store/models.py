@@ -407,3 +407,14 @@ class SecondApproval(Base):
     verdict: Mapped[str] = mapped_column(String(20))  # "approved" or "rejected"
     decided_at_ns: Mapped[int] = mapped_column(BigInteger)
     used_at_ns: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+
+
+class FlagResolution(Base):
+    """A supervisor closed the flag on a ledger entry, with a note; one resolution per entry."""
+
+    __tablename__ = "flag_resolutions"
+
+    entry_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)  # ledger_entries.id
+    note: Mapped[str] = mapped_column(Text)
+    resolved_by: Mapped[str] = mapped_column(String(200))
+    resolved_at_ns: Mapped[int] = mapped_column(BigInteger)

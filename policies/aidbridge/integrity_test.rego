@@ -93,3 +93,23 @@ test_a_denied_call_carries_no_flag if {
 	not d.allow
 	count(d.flags) == 0
 }
+
+supervisor := {"org": "jb-supervision", "role": "compliance", "actor": "au-001"}
+
+test_compliance_lists_and_resolves_flags if {
+	decide({"now_ns": now, "caller": supervisor, "method": "aidbridge.v1.IntegrityService/ListFlags", "resource": {"kind": "none"}}).allow
+	decide({"now_ns": now, "caller": supervisor, "method": "aidbridge.v1.IntegrityService/ResolveFlag", "resource": {"kind": "ledger", "id": "flag-1"}}).allow
+}
+
+test_a_caseworker_cannot_resolve_a_flag if {
+	d := decide({"now_ns": now, "caller": caseworker, "method": "aidbridge.v1.IntegrityService/ResolveFlag", "resource": {"kind": "ledger", "id": "flag-1"}})
+	not d.allow
+}
+
+test_a_second_approver_acts_only_for_their_own_organisation if {
+	d := decide({
+		"now_ns": now, "caller": caseworker, "method": "aidbridge.v1.IntegrityService/ApproveAction",
+		"resource": {"kind": "action", "id": "act-1", "owner_org": "jb-guanyinqiao-office"},
+	})
+	not d.allow
+}

@@ -342,6 +342,10 @@ def _templates(referred: Referred) -> dict[str, list[Message]]:
         "RejectActionRequest": [
             integrity_pb2.RejectActionRequest(request_id="fuzz-reject", action_id="act-0")
         ],
+        "ListFlagsRequest": [integrity_pb2.ListFlagsRequest(open_only=True, limit=10)],
+        "ResolveFlagRequest": [
+            integrity_pb2.ResolveFlagRequest(request_id="fuzz-resolve", flag_id="flag-1", note="ok")
+        ],
         "WithdrawDeclarationRequest": [
             integrity_pb2.WithdrawDeclarationRequest(
                 request_id="fuzz-withdraw", declaration_id="decl-0"

@@ -263,3 +263,55 @@ def test_a_rejected_action_stays_refused_and_an_undeclared_referral_is_not_held(
     again = refused(lambda: caseworker.referrals.CreateReferral(create))
     assert again.code() == grpc.StatusCode.PERMISSION_DENIED
     assert "rejected by cw-008" in (again.details() or "")
+
+
+def test_supervision_lists_open_flags_and_resolves_one_with_a_note(gateway) -> None:
+    person = adults(1, seed=44)[0]
+    caseworker = gateway.client(GOV, actor="cw-007")
+    declare(caseworker, "flag", person.person.resident_id, IG.RELATIONSHIP_SIBLING)
+    create = _referral_request(caseworker, person, "flag")
+    refused(lambda: caseworker.referrals.CreateReferral(create))
+
+    supervisor = gateway.client(COMPLIANCE, actor="au-001")
+    (flag,) = supervisor.integrity.ListFlags(IG.ListFlagsRequest(open_only=True)).flags
+    assert (flag.org, flag.actor, flag.method, flag.outcome) == (
+        GOV,
+        "cw-007",
+        "aidbridge.v1.ReferralService/CreateReferral",
+        "FAILED_PRECONDITION",
+    )
+    assert list(flag.flags) == ["declared-relative", "second-approval"]
+    assert not flag.resolved
+    # The flag is the ledger entry itself.
+    (entry,) = [
+        e
+        for e in entries(gateway.app, "aidbridge.v1.ReferralService/CreateReferral")
+        if f"flag-{e.id}" == flag.flag_id
+    ]
+    assert json.loads(entry.entry_json)["flags"] == list(flag.flags)
+
+    no_note = refused(
+        lambda: supervisor.integrity.ResolveFlag(
+            IG.ResolveFlagRequest(request_id="rs-0", flag_id=flag.flag_id, note=" ")
+        )
+    )
+    assert no_note.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "note" in (no_note.details() or "")
+    denied = refused(lambda: caseworker.integrity.ListFlags(IG.ListFlagsRequest()))
+    assert denied.code() == grpc.StatusCode.PERMISSION_DENIED
+
+    resolved = supervisor.integrity.ResolveFlag(
+        IG.ResolveFlagRequest(request_id="rs-1", flag_id=flag.flag_id, note="已核实，未放行")
+    )
+    assert resolved.resolved
+    assert (resolved.resolution_note, resolved.resolved_by) == (
+        "已核实，未放行",
+        f"{COMPLIANCE}/au-001",
+    )
+    assert list(supervisor.integrity.ListFlags(IG.ListFlagsRequest(open_only=True)).flags) == []
+    (closed,) = supervisor.integrity.ListFlags(IG.ListFlagsRequest()).flags
+    assert closed.resolution_note == "已核实，未放行"
+    outcomes = [
+        e.outcome for e in entries(gateway.app, "aidbridge.v1.IntegrityService/ResolveFlag")
+    ]
+    assert outcomes == ["INVALID_ARGUMENT", "OK"]

@@ -1,10 +1,11 @@
 import datetime
 
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
+from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
-from collections.abc import Mapping as _Mapping
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
 from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
@@ -93,3 +94,53 @@ class RejectActionRequest(_message.Message):
     request_id: str
     action_id: str
     def __init__(self, request_id: _Optional[str] = ..., action_id: _Optional[str] = ...) -> None: ...
+
+class Flag(_message.Message):
+    __slots__ = ("flag_id", "index", "at", "org", "actor", "method", "outcome", "flags", "resolved", "resolution_note", "resolved_by")
+    FLAG_ID_FIELD_NUMBER: _ClassVar[int]
+    INDEX_FIELD_NUMBER: _ClassVar[int]
+    AT_FIELD_NUMBER: _ClassVar[int]
+    ORG_FIELD_NUMBER: _ClassVar[int]
+    ACTOR_FIELD_NUMBER: _ClassVar[int]
+    METHOD_FIELD_NUMBER: _ClassVar[int]
+    OUTCOME_FIELD_NUMBER: _ClassVar[int]
+    FLAGS_FIELD_NUMBER: _ClassVar[int]
+    RESOLVED_FIELD_NUMBER: _ClassVar[int]
+    RESOLUTION_NOTE_FIELD_NUMBER: _ClassVar[int]
+    RESOLVED_BY_FIELD_NUMBER: _ClassVar[int]
+    flag_id: str
+    index: int
+    at: _timestamp_pb2.Timestamp
+    org: str
+    actor: str
+    method: str
+    outcome: str
+    flags: _containers.RepeatedScalarFieldContainer[str]
+    resolved: bool
+    resolution_note: str
+    resolved_by: str
+    def __init__(self, flag_id: _Optional[str] = ..., index: _Optional[int] = ..., at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., org: _Optional[str] = ..., actor: _Optional[str] = ..., method: _Optional[str] = ..., outcome: _Optional[str] = ..., flags: _Optional[_Iterable[str]] = ..., resolved: _Optional[bool] = ..., resolution_note: _Optional[str] = ..., resolved_by: _Optional[str] = ...) -> None: ...
+
+class ListFlagsRequest(_message.Message):
+    __slots__ = ("open_only", "limit")
+    OPEN_ONLY_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    open_only: bool
+    limit: int
+    def __init__(self, open_only: _Optional[bool] = ..., limit: _Optional[int] = ...) -> None: ...
+
+class ListFlagsResponse(_message.Message):
+    __slots__ = ("flags",)
+    FLAGS_FIELD_NUMBER: _ClassVar[int]
+    flags: _containers.RepeatedCompositeFieldContainer[Flag]
+    def __init__(self, flags: _Optional[_Iterable[_Union[Flag, _Mapping]]] = ...) -> None: ...
+
+class ResolveFlagRequest(_message.Message):
+    __slots__ = ("request_id", "flag_id", "note")
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    FLAG_ID_FIELD_NUMBER: _ClassVar[int]
+    NOTE_FIELD_NUMBER: _ClassVar[int]
+    request_id: str
+    flag_id: str
+    note: str
+    def __init__(self, request_id: _Optional[str] = ..., flag_id: _Optional[str] = ..., note: _Optional[str] = ...) -> None: ...

@@ -54,6 +54,16 @@ class IntegrityServiceStub:
                 request_serializer=aidbridge_dot_v1_dot_integrity__pb2.RejectActionRequest.SerializeToString,
                 response_deserializer=aidbridge_dot_v1_dot_integrity__pb2.ActionDecision.FromString,
                 _registered_method=True)
+        self.ListFlags = channel.unary_unary(
+                '/aidbridge.v1.IntegrityService/ListFlags',
+                request_serializer=aidbridge_dot_v1_dot_integrity__pb2.ListFlagsRequest.SerializeToString,
+                response_deserializer=aidbridge_dot_v1_dot_integrity__pb2.ListFlagsResponse.FromString,
+                _registered_method=True)
+        self.ResolveFlag = channel.unary_unary(
+                '/aidbridge.v1.IntegrityService/ResolveFlag',
+                request_serializer=aidbridge_dot_v1_dot_integrity__pb2.ResolveFlagRequest.SerializeToString,
+                response_deserializer=aidbridge_dot_v1_dot_integrity__pb2.Flag.FromString,
+                _registered_method=True)
 
 
 class IntegrityServiceServicer:
@@ -83,6 +93,20 @@ class IntegrityServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListFlags(self, request, context):
+        """compliance
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ResolveFlag(self, request, context):
+        """compliance
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_IntegrityServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -105,6 +129,16 @@ def add_IntegrityServiceServicer_to_server(servicer, server):
                     servicer.RejectAction,
                     request_deserializer=aidbridge_dot_v1_dot_integrity__pb2.RejectActionRequest.FromString,
                     response_serializer=aidbridge_dot_v1_dot_integrity__pb2.ActionDecision.SerializeToString,
+            ),
+            'ListFlags': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListFlags,
+                    request_deserializer=aidbridge_dot_v1_dot_integrity__pb2.ListFlagsRequest.FromString,
+                    response_serializer=aidbridge_dot_v1_dot_integrity__pb2.ListFlagsResponse.SerializeToString,
+            ),
+            'ResolveFlag': grpc.unary_unary_rpc_method_handler(
+                    servicer.ResolveFlag,
+                    request_deserializer=aidbridge_dot_v1_dot_integrity__pb2.ResolveFlagRequest.FromString,
+                    response_serializer=aidbridge_dot_v1_dot_integrity__pb2.Flag.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -215,6 +249,60 @@ class IntegrityService:
             '/aidbridge.v1.IntegrityService/RejectAction',
             aidbridge_dot_v1_dot_integrity__pb2.RejectActionRequest.SerializeToString,
             aidbridge_dot_v1_dot_integrity__pb2.ActionDecision.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListFlags(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/aidbridge.v1.IntegrityService/ListFlags',
+            aidbridge_dot_v1_dot_integrity__pb2.ListFlagsRequest.SerializeToString,
+            aidbridge_dot_v1_dot_integrity__pb2.ListFlagsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ResolveFlag(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/aidbridge.v1.IntegrityService/ResolveFlag',
+            aidbridge_dot_v1_dot_integrity__pb2.ResolveFlagRequest.SerializeToString,
+            aidbridge_dot_v1_dot_integrity__pb2.Flag.FromString,
             options,
             channel_credentials,
             insecure,

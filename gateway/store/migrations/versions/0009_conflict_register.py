@@ -48,8 +48,18 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("action_id", name=op.f("pk_second_approvals")),
     )
 
+    op.create_table(
+        "flag_resolutions",
+        sa.Column("entry_id", sa.BigInteger(), nullable=False),
+        sa.Column("note", sa.Text(), nullable=False),
+        sa.Column("resolved_by", sa.String(length=200), nullable=False),
+        sa.Column("resolved_at_ns", sa.BigInteger(), nullable=False),
+        sa.PrimaryKeyConstraint("entry_id", name=op.f("pk_flag_resolutions")),
+    )
+
 
 def downgrade() -> None:
+    op.drop_table("flag_resolutions")
     op.drop_table("second_approvals")
     with op.batch_alter_table("conflict_declarations", schema=None) as batch_op:
         batch_op.drop_index("ix_conflict_declarations_org_actor")
