@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
+import sys
 
 import grpc
 import pytest
@@ -315,3 +317,42 @@ def test_supervision_lists_open_flags_and_resolves_one_with_a_note(gateway) -> N
         e.outcome for e in entries(gateway.app, "aidbridge.v1.IntegrityService/ResolveFlag")
     ]
     assert outcomes == ["INVALID_ARGUMENT", "OK"]
+
+
+def _audit_cli(gateway, *args: str) -> subprocess.CompletedProcess[str]:  # type: ignore[no-untyped-def]
+    return subprocess.run(
+        [
+            *(sys.executable, "-m", "gateway.cli", "audit", *args),
+            *("--work", str(gateway.app.config.work_dir), "--target", gateway.target),
+            *("--caller", COMPLIANCE, "--actor", "au-001"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_audit_flags_and_resolve_flag_on_the_command_line(gateway) -> None:
+    person = adults(1, seed=45)[0]
+    caseworker = gateway.client(GOV, actor="cw-007")
+    declare(caseworker, "cli", person.person.resident_id, IG.RELATIONSHIP_PARENT)
+    refused(
+        lambda: caseworker.referrals.CreateReferral(_referral_request(caseworker, person, "cli"))
+    )
+
+    listed = _audit_cli(gateway, "flags", "--open")
+    assert listed.returncode == 0, listed.stderr
+    (row,) = [json.loads(line) for line in listed.stdout.splitlines()]
+    assert row["flags"] == ["declared-relative", "second-approval"]
+    assert (row["actor"], row["resolved"]) == ("cw-007", False)
+
+    done = _audit_cli(gateway, "resolve-flag", row["flag_id"], "--note", "已转交纪检复核")
+    assert done.returncode == 0, done.stderr
+    assert f"{row['flag_id']} resolved by {COMPLIANCE}/au-001" in done.stdout
+    still_open = _audit_cli(gateway, "flags", "--open")
+    assert still_open.returncode == 0, still_open.stderr
+    assert still_open.stdout == ""
+    again = _audit_cli(gateway, "resolve-flag", row["flag_id"], "--note", "x")
+    assert again.returncode != 0
+    assert "FAILED_PRECONDITION" in again.stderr + again.stdout
