@@ -806,6 +806,69 @@ def audit_report(
         )
 
 
+@audit_app.command("flags")
+def audit_flags(
+    open_only: bool = typer.Option(False, "--open", help="Only flags not yet resolved."),
+    limit: int = typer.Option(100, "--limit", help="At most this many, newest first (1-500)."),
+    caller: str = CALLER_ORG,
+    actor: str = CALLER_ACTOR,
+    target: str = TARGET,
+    work: Path = WORK,
+) -> None:
+    """Flagged ledger entries (a declared relative, a held action, ...), one JSON line each,
+    with the entry's ledger index behind the flag (the request is ledgered)."""
+    import json
+
+    from aidbridge.v1 import integrity_pb2
+    from gateway.access_report.render import rfc3339_ns
+
+    with _audit_client(work, target, caller, actor) as client:
+        response = _call(
+            client.integrity.ListFlags,
+            integrity_pb2.ListFlagsRequest(open_only=open_only, limit=limit),
+        )
+    for flag in response.flags:
+        row = {
+            "flag_id": flag.flag_id,
+            "index": flag.index,
+            "at": rfc3339_ns(flag.at.seconds * 1_000_000_000 + flag.at.nanos),
+            "org": flag.org,
+            "actor": flag.actor,
+            "method": flag.method,
+            "outcome": flag.outcome,
+            "flags": list(flag.flags),
+            "resolved": flag.resolved,
+            "resolution_note": flag.resolution_note,
+            "resolved_by": flag.resolved_by,
+        }
+        sys.stdout.write(json.dumps(row, ensure_ascii=False, sort_keys=True) + "\n")
+    _say(f"{len(response.flags)} {'open ' if open_only else ''}flags", to=err)
+
+
+@audit_app.command("resolve-flag")
+def audit_resolve_flag(
+    flag_id: str = typer.Argument(..., help="The flag (flag-<entry>) from `audit flags`."),
+    note: str = typer.Option(..., "--note", help="Why the flag is closed; ledgered."),
+    caller: str = CALLER_ORG,
+    actor: str = CALLER_ACTOR,
+    target: str = TARGET,
+    work: Path = WORK,
+) -> None:
+    """Close a flag with a note (the resolution is ledgered)."""
+    import uuid
+
+    from aidbridge.v1 import integrity_pb2
+
+    with _audit_client(work, target, caller, actor) as client:
+        flag = _call(
+            client.integrity.ResolveFlag,
+            integrity_pb2.ResolveFlagRequest(
+                request_id="resolve-" + uuid.uuid4().hex[:20], flag_id=flag_id, note=note
+            ),
+        )
+    _say(f"{flag.flag_id} resolved by {flag.resolved_by}")
+
+
 def _entry_document(entry: Any, response: Any) -> dict[str, Any]:
     from gateway.access_report.render import rfc3339_ns
 

@@ -13,6 +13,7 @@ from aidbridge.v1 import (
     audit_pb2_grpc,
     cases_pb2_grpc,
     consents_pb2_grpc,
+    integrity_pb2_grpc,
     referrals_pb2_grpc,
     reports_pb2_grpc,
     resources_pb2_grpc,
@@ -74,6 +75,10 @@ class Client:
     @property
     def reports(self) -> Any:
         return _WithMetadata(reports_pb2_grpc.ReportServiceStub(self.channel), self.metadata)
+
+    @property
+    def integrity(self) -> Any:
+        return _WithMetadata(integrity_pb2_grpc.IntegrityServiceStub(self.channel), self.metadata)
 
     def close(self) -> None:
         self.channel.close()

@@ -63,6 +63,8 @@ class Facts:
     decision_id: str = ""
     bundle_revision: str = ""
     fields_released: tuple[tuple[str, str], ...] = ()
+    # The policy's flags on the call (integrity, guardian consent, ...), written into its entry.
+    flags: tuple[str, ...] = ()
 
 
 @dataclass
@@ -95,6 +97,7 @@ class Call:
         release: str | None = None,
         subject: Mapping[str, Any] | None = None,
         consent: Mapping[str, Any] | None = None,
+        conflict: Mapping[str, Any] | None = None,
     ) -> Decision:
         """Ask the policy; raise unless it allows. The decision is recorded for the ledger."""
         policy_input: dict[str, Any] = {
@@ -116,9 +119,12 @@ class Call:
             policy_input["consent"] = dict(consent)
             self.facts.consent_id = str(consent.get("consent_id", ""))
             self.facts.consent_version = int(consent.get("version", 0))
+        if conflict is not None:
+            policy_input["conflict"] = dict(conflict)
         if purpose:
             self.facts.purpose = purpose
         decision = self.app.engine.decide(policy_input)
+        self.facts.flags = tuple(sorted(set(self.facts.flags) | set(decision.flags)))
         self.facts.decision_id = decision.decision_id
         self.facts.bundle_revision = decision.revision
         if decision.unavailable:
@@ -280,6 +286,7 @@ def _exchange(call: Call, outcome: str, reason: str, response: Message | None) -
         decision_id=f.decision_id,
         bundle_revision=f.bundle_revision,
         fields_released=f.fields_released if outcome == "OK" else (),
+        flags=f.flags,
         outcome=outcome,
         reason=reason,
         request_digest=digest(call.request) if call.request is not _EMPTY else "",

@@ -32,6 +32,8 @@ from aidbridge.v1 import (
     cases_pb2_grpc,
     consents_pb2,
     consents_pb2_grpc,
+    integrity_pb2,
+    integrity_pb2_grpc,
     referrals_pb2,
     referrals_pb2_grpc,
     reports_pb2,
@@ -50,6 +52,7 @@ from gateway.services.audit import AuditService
 from gateway.services.base import CALLER, METHOD, STATUS
 from gateway.services.cases import CaseService
 from gateway.services.consents import ConsentService
+from gateway.services.integrity import IntegrityService
 from gateway.services.referrals import ReferralService
 from gateway.services.reports import ReportService
 from gateway.services.resources import ResourceService
@@ -269,6 +272,7 @@ SERVICE_NAMES = (
     resources_pb2.DESCRIPTOR.services_by_name["ResourceService"].full_name,
     audit_pb2.DESCRIPTOR.services_by_name["AuditService"].full_name,
     reports_pb2.DESCRIPTOR.services_by_name["ReportService"].full_name,
+    integrity_pb2.DESCRIPTOR.services_by_name["IntegrityService"].full_name,
 )
 
 
@@ -291,6 +295,7 @@ async def build_server(
     resources_pb2_grpc.add_ResourceServiceServicer_to_server(ResourceService(app), server)
     audit_pb2_grpc.add_AuditServiceServicer_to_server(AuditService(app), server)
     reports_pb2_grpc.add_ReportServiceServicer_to_server(ReportService(app), server)
+    integrity_pb2_grpc.add_IntegrityServiceServicer_to_server(IntegrityService(app), server)
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection(

@@ -56,6 +56,7 @@ _COLUMN_WIDTHS = {"org": 100, "role": 20, "actor": 100, "method": 200, "subject"
 # The distinguished names of a refused certificate (RFC 4514 strings of organisation
 # certificates: no personal data); bounded so a hostile certificate cannot bloat the ledger.
 _DN_WIDTH = 1000
+_FLAG_WIDTH = 100
 _TEXT_FIELDS = (
     "org",
     "role",
@@ -107,6 +108,8 @@ class Exchange:
     # ledger says who tried; empty for identified callers, and then absent from the entry.
     cert_subject: str = ""
     cert_issuer: str = ""
+    # The policy's flags on the call, sorted; absent from the entry when there are none.
+    flags: tuple[str, ...] = ()
 
 
 def _check(ex: Exchange) -> None:
@@ -149,6 +152,13 @@ def _check(ex: Exchange) -> None:
                 f"expected {name} to be 64 lowercase hex digits or empty, found {value!r}",
                 field=name,
             )
+    for pos, flag in enumerate(ex.flags):
+        if not isinstance(flag, str) or not flag or len(flag) > _FLAG_WIDTH:
+            raise LedgerEntryError(
+                f"expected flags[{pos}] to be text of 1 to {_FLAG_WIDTH} characters, "
+                f"found {flag!r}",
+                field="flags",
+            )
     for pos, pair in enumerate(ex.fields_released):
         if len(pair) != 2 or not all(isinstance(part, str) and part for part in pair):
             raise LedgerEntryError(
@@ -183,6 +193,8 @@ def _as_document(ex: Exchange) -> dict[str, Any]:
     for name in ("cert_subject", "cert_issuer"):
         if getattr(ex, name):
             document[name] = getattr(ex, name)
+    if ex.flags:
+        document["flags"] = list(ex.flags)
     return document
 
 

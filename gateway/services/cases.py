@@ -16,6 +16,7 @@ from gateway.exchange import Call, remember
 from gateway.privacy.transform import apply_obligations
 from gateway.services import convert
 from gateway.services.base import Servicer
+from gateway.services.integrity import conflict_fact, hold_for_second_approval
 from gateway.store.models import Case
 
 CONTACT_OUTPUT = ("name", "phone", "address")
@@ -140,7 +141,9 @@ def _release(
         release=release,
         subject=subject_attributes(call, row),
         consent=policy_view(consent),
+        conflict=conflict_fact(session, call, record["resident_id"]),
     )
+    hold_for_second_approval(session, call, deferred=True)
     referrals.require_live(referral, release)
     released = apply_obligations(
         record,

@@ -36,6 +36,7 @@ from gateway.referrals import repository as store
 from gateway.services import convert
 from gateway.services.base import Servicer
 from gateway.services.cases import subject_attributes
+from gateway.services.integrity import conflict_fact, hold_for_second_approval
 from gateway.store.models import Referral
 
 _STATE_PREFIX = "REFERRAL_STATE_"
@@ -196,7 +197,9 @@ class ReferralService(Servicer, referrals_pb2_grpc.ReferralServiceServicer):
             purpose=request.purpose,
             subject=subject_attributes(call, case_row),
             consent=policy_view(consent),
+            conflict=conflict_fact(session, call, record["resident_id"]),
         )
+        hold_for_second_approval(session, call)
 
         def produce() -> referrals_pb2.CreateReferralResponse:
             days = request.respond_within_days or app.config.referral_respond_days
@@ -373,7 +376,12 @@ class ReferralService(Servicer, referrals_pb2_grpc.ReferralServiceServicer):
         record = cases.load_record(case_row, app.cipher)
         call.facts.subject = app.ledger_subject(record["resident_id"])
         call.facts.consent_id = row.consent_id
-        call.decide(resource=store.policy_resource(row, case_row), purpose=row.purpose)
+        call.decide(
+            resource=store.policy_resource(row, case_row),
+            purpose=row.purpose,
+            conflict=conflict_fact(session, call, record["resident_id"]),
+        )
+        hold_for_second_approval(session, call)
         validate.help_draft(draft, now_ns=call.now_ns, referral_created_ns=row.created_at_ns)
         integrity_check(
             session,
@@ -479,7 +487,9 @@ class ReferralService(Servicer, referrals_pb2_grpc.ReferralServiceServicer):
                 "state": "",
             },
             purpose=draft.purpose,
+            conflict=conflict_fact(session, call, resident_id),
         )
+        hold_for_second_approval(session, call)
         integrity_check(
             session,
             call,

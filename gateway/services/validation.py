@@ -37,6 +37,7 @@ from aidbridge.v1 import (
     audit_pb2,
     cases_pb2,
     consents_pb2,
+    integrity_pb2,
     referrals_pb2,
     reports_pb2,
     resources_pb2,
@@ -221,9 +222,25 @@ OVERRIDES: dict[str, Rule] = {
     "aidbridge.v1.ListProjectsRequest.street": _line(100),
     "aidbridge.v1.QueryCapacityRequest.community": _line(100),
     "aidbridge.v1.GetLinkageReportRequest.period": _id(7),
+    # the conflict-of-interest register (issue 10)
+    "aidbridge.v1.DeclareRelationshipRequest.relative_resident_id": _RESIDENT_ID,
+    "aidbridge.v1.WithdrawDeclarationRequest.declaration_id": _GATEWAY_ID,
+    "aidbridge.v1.ApproveActionRequest.action_id": _GATEWAY_ID,
+    "aidbridge.v1.RejectActionRequest.action_id": _GATEWAY_ID,
+    "aidbridge.v1.ListFlagsRequest.limit": Rule(low=0, high=500),
+    "aidbridge.v1.ResolveFlagRequest.flag_id": _GATEWAY_ID,
+    "aidbridge.v1.ResolveFlagRequest.note": _text(4000),
 }
 
-SERVICE_FILES = (audit_pb2, cases_pb2, consents_pb2, referrals_pb2, resources_pb2, reports_pb2)
+SERVICE_FILES = (
+    audit_pb2,
+    cases_pb2,
+    consents_pb2,
+    referrals_pb2,
+    resources_pb2,
+    reports_pb2,
+    integrity_pb2,
+)
 
 
 def request_types() -> list[Descriptor]:

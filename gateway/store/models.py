@@ -366,3 +366,55 @@ class ProjectRevision(Base):
     body_json: Mapped[str] = mapped_column(Text)
     at_ns: Mapped[int] = mapped_column(BigInteger, index=True)
     actor: Mapped[str] = mapped_column(String(100))
+
+
+# --- the conflict-of-interest register (issue 10, revision 0009) -----------------------------
+
+
+class ConflictDeclaration(Base):
+    """A member of staff's declared relative or close relation. The relative is held only as the
+    gateway's keyed index of the resident id (``subject_index``), never the id itself; a
+    withdrawn declaration is kept, with when it was withdrawn."""
+
+    __tablename__ = "conflict_declarations"
+    __table_args__ = (
+        Index("ix_conflict_declarations_relative_org", "relative_index", "org"),
+        Index("ix_conflict_declarations_org_actor", "org", "actor"),
+    )
+
+    declaration_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    org: Mapped[str] = mapped_column(String(100))
+    actor: Mapped[str] = mapped_column(String(100))
+    relative_index: Mapped[str] = mapped_column(String(80))
+    relationship: Mapped[str] = mapped_column(String(30))
+    declared_at_ns: Mapped[int] = mapped_column(BigInteger)
+    withdrawn_at_ns: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+
+
+class SecondApproval(Base):
+    """Another actor of the same organisation approved (or rejected) an action the policy held
+    for a second approver. ``action_id`` is derived from who asked and what (organisation, actor,
+    method, request digest), so the same request sent again finds its approval; an approval is
+    used once."""
+
+    __tablename__ = "second_approvals"
+
+    action_id: Mapped[str] = mapped_column(String(80), primary_key=True)
+    org: Mapped[str] = mapped_column(String(100))
+    requested_by: Mapped[str] = mapped_column(String(100))
+    method: Mapped[str] = mapped_column(String(200))
+    decided_by: Mapped[str] = mapped_column(String(100))
+    verdict: Mapped[str] = mapped_column(String(20))  # "approved" or "rejected"
+    decided_at_ns: Mapped[int] = mapped_column(BigInteger)
+    used_at_ns: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+
+
+class FlagResolution(Base):
+    """A supervisor closed the flag on a ledger entry, with a note; one resolution per entry."""
+
+    __tablename__ = "flag_resolutions"
+
+    entry_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)  # ledger_entries.id
+    note: Mapped[str] = mapped_column(Text)
+    resolved_by: Mapped[str] = mapped_column(String(200))
+    resolved_at_ns: Mapped[int] = mapped_column(BigInteger)

@@ -32,6 +32,7 @@ package aidbridge.authz
 import rego.v1
 
 import data.aidbridge.consent
+import data.aidbridge.integrity
 import data.aidbridge.obligations
 
 # ---------------------------------------------------------------------------------------------
@@ -328,9 +329,9 @@ claimed_role := t if {
 # ---------------------------------------------------------------------------------------------
 # Flags: allowed, but someone should look.
 # ---------------------------------------------------------------------------------------------
-flags := sort(release_flags) if {
+flags := sort(release_flags | integrity.flags) if {
 	release
-} else := []
+} else := sort(integrity.flags)
 
 # A release naming no street is flagged too: nobody can tell it is inside the service area.
 release_flags contains "outside-service-area" if not in_area

@@ -475,3 +475,23 @@ test_charity_cannot_read_the_linkage_report if {
 	})
 	not d.allow
 }
+
+# --- the conflict-of-interest register (issue 10) -------------------------------------------
+
+test_charity_declares_a_relationship_for_itself if {
+	d := decide({
+		"now_ns": now, "caller": sunshine, "method": "aidbridge.v1.IntegrityService/DeclareRelationship",
+		"resource": {"kind": "declaration", "id": "", "owner_org": "charity-sunshine"},
+	})
+	d.allow
+	d.obligations == {}
+}
+
+test_charity_cannot_withdraw_another_charitys_declaration if {
+	d := decide({
+		"now_ns": now, "caller": harbour, "method": "aidbridge.v1.IntegrityService/WithdrawDeclaration",
+		"resource": {"kind": "declaration", "id": "decl-1", "owner_org": "charity-sunshine"},
+	})
+	not d.allow
+	only_reason(d, "declaration decl-1 does not belong to charity-harbour")
+}

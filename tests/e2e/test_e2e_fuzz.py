@@ -44,6 +44,7 @@ from aidbridge.v1 import (
     cases_pb2,
     common_pb2,
     consents_pb2,
+    integrity_pb2,
     referrals_pb2,
     reports_pb2,
     resources_pb2,
@@ -328,6 +329,28 @@ def _templates(referred: Referred) -> dict[str, list[Message]]:
         ],
         "MatchCharitiesRequest": [resources_pb2.MatchCharitiesRequest(case_id=referred.case_id)],
         "GetLinkageReportRequest": [reports_pb2.GetLinkageReportRequest(period="2026-11")],
+        "DeclareRelationshipRequest": [
+            integrity_pb2.DeclareRelationshipRequest(
+                request_id="fuzz-declare",
+                relative_resident_id=person.person.resident_id,
+                relationship=integrity_pb2.RELATIONSHIP_SPOUSE,
+            )
+        ],
+        "ApproveActionRequest": [
+            integrity_pb2.ApproveActionRequest(request_id="fuzz-approve", action_id="act-0")
+        ],
+        "RejectActionRequest": [
+            integrity_pb2.RejectActionRequest(request_id="fuzz-reject", action_id="act-0")
+        ],
+        "ListFlagsRequest": [integrity_pb2.ListFlagsRequest(open_only=True, limit=10)],
+        "ResolveFlagRequest": [
+            integrity_pb2.ResolveFlagRequest(request_id="fuzz-resolve", flag_id="flag-1", note="ok")
+        ],
+        "WithdrawDeclarationRequest": [
+            integrity_pb2.WithdrawDeclarationRequest(
+                request_id="fuzz-withdraw", declaration_id="decl-0"
+            )
+        ],
     }
 
 
