@@ -21,7 +21,7 @@ from gateway.privacy import release
 from gateway.privacy.transform import apply_obligations
 from gateway.services import convert
 from gateway.services.base import Servicer
-from gateway.store.models import Case, Referral
+from gateway.store.models import Case, Referral, Release
 
 CONTACT_OUTPUT = ("name", "phone", "address")
 # Rows of a stream read, decided and ledgered together (and made k-anonymous together).
@@ -164,6 +164,15 @@ class CaseService(Servicer, cases_pb2_grpc.CaseServiceServicer):
             # The enum's numbers are the severity ranks (low 1 … urgent 4).
             query = query.where(Referral.severity_rank == int(request.severity))
         rows = session.execute(query).all()
+        # Which of the page's consents already released data to the caller: one query.
+        released_to_caller = frozenset(
+            session.scalars(
+                select(Release.consent_id).where(
+                    Release.org == call.caller.org,
+                    Release.consent_id.in_({r.consent_id for r, _ in rows}),
+                )
+            )
+        )
         call.facts.purpose = request.purpose
         entries: list[Any] = []
         decided: list[tuple[Call, Referral, dict[str, Any], tuple[tuple[str, str], ...]]] = []
@@ -178,7 +187,7 @@ class CaseService(Servicer, cases_pb2_grpc.CaseServiceServicer):
             )
             try:
                 values, released = _summary_release(
-                    session, one, referral, case_row, request.purpose, "summary"
+                    session, one, referral, case_row, request.purpose, "summary", released_to_caller
                 )
             except errors.AidBridgeError as exc:
                 reason = f"referral {referral.referral_id}: {exc.message}"
@@ -228,7 +237,13 @@ def _release(
 
 
 def _summary_release(
-    session: Session, call: Call, referral: Referral, row: Case, purpose: str, release_kind: str
+    session: Session,
+    call: Call,
+    referral: Referral,
+    row: Case,
+    purpose: str,
+    release_kind: str,
+    released_to_caller: frozenset[str] | None = None,
 ) -> tuple[dict[str, Any], tuple[tuple[str, str], ...]]:
     """The one path of case data to a charity, for a single pull and for every row of a
     stream: the referral must be live and its consent effective now; the policy decides which
@@ -260,7 +275,11 @@ def _summary_release(
     )
     if not released.fields:
         raise errors.PermissionDenied("the policy releases no field of this case to you")
-    if not consents.released_before(session, referral.consent_id, call.caller.org):
+    if released_to_caller is not None:
+        known = referral.consent_id in released_to_caller
+    else:
+        known = consents.released_before(session, referral.consent_id, call.caller.org)
+    if not known:
         call.defer(
             lambda s: consents.record_release(s, referral.consent_id, call.caller.org, call.now_ns)
         )
