@@ -60,6 +60,9 @@ class Config:
     sweep_interval_s: float = 60.0
     deletion_deadline_days: int = 30
     referral_respond_days: int = 14
+    # k-anonymity of a set of summaries released together (gateway.privacy.release): every
+    # combination of quasi-identifiers a recipient sees is shared by at least this many people.
+    release_k: int = 5
     insecure_plaintext: bool = False
     # Witnesses (gateway.ledger.witness_publishing): who cosigns checkpoints, how many must
     # have cosigned one before it is published (0: publish every checkpoint at once), how often

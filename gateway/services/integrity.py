@@ -207,6 +207,14 @@ def conflict_fact(session: Session, call: Call, resident_id: str) -> dict:
     )
 
 
+def conflict_fact_of_index(session: Session, call: Call, relative_index: str) -> dict:
+    """``conflict_fact`` for a person known by the gateway's keyed index (a case's
+    ``subject_index``), so the decision needs nothing decrypted."""
+    return approvals.conflict_fact(
+        session, org=call.caller.org, actor=call.caller.actor, relative_index=relative_index
+    )
+
+
 def hold_for_second_approval(session: Session, call: Call, *, deferred: bool = False) -> None:
     """After the decision: hold the call if the policy asks for a second approver and none has
     approved this very request; else use the approval with the call's write (``deferred`` on

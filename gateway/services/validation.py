@@ -153,6 +153,8 @@ OVERRIDES: dict[str, Rule] = {
     "aidbridge.v1.Relative.relationship": _line(100),
     "aidbridge.v1.PullCaseSummaryRequest.purpose": _id(),
     "aidbridge.v1.StreamCaseSummariesRequest.purpose": _id(),
+    "aidbridge.v1.StreamCaseSummariesRequest.state": _id(30),
+    "aidbridge.v1.StreamCaseSummariesRequest.updated_since_ns": Rule(low=0),
     "aidbridge.v1.GetContactDetailsRequest.purpose": _id(),
     # consents
     "aidbridge.v1.Consent.consent_id": _GATEWAY_ID,

@@ -270,6 +270,7 @@ def _templates(referred: Referred) -> dict[str, list[Message]]:
         "PullCaseSummaryRequest": [
             cases_pb2.PullCaseSummaryRequest(referral_id=referred.referral_id, purpose=PURPOSE)
         ],
+        "StreamCaseSummariesRequest": [cases_pb2.StreamCaseSummariesRequest(purpose=PURPOSE)],
         "GetContactDetailsRequest": [
             cases_pb2.GetContactDetailsRequest(referral_id=referred.referral_id, purpose=PURPOSE)
         ],

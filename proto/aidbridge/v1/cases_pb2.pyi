@@ -143,10 +143,24 @@ class PullCaseSummaryRequest(_message.Message):
     def __init__(self, referral_id: _Optional[str] = ..., purpose: _Optional[str] = ...) -> None: ...
 
 class StreamCaseSummariesRequest(_message.Message):
-    __slots__ = ("purpose",)
+    __slots__ = ("purpose", "state", "severity", "updated_since_ns")
     PURPOSE_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    SEVERITY_FIELD_NUMBER: _ClassVar[int]
+    UPDATED_SINCE_NS_FIELD_NUMBER: _ClassVar[int]
     purpose: str
-    def __init__(self, purpose: _Optional[str] = ...) -> None: ...
+    state: str
+    severity: _common_pb2.Severity
+    updated_since_ns: int
+    def __init__(self, purpose: _Optional[str] = ..., state: _Optional[str] = ..., severity: _Optional[_Union[_common_pb2.Severity, str]] = ..., updated_since_ns: _Optional[int] = ...) -> None: ...
+
+class CaseSummaryPage(_message.Message):
+    __slots__ = ("summaries", "last_referral_id")
+    SUMMARIES_FIELD_NUMBER: _ClassVar[int]
+    LAST_REFERRAL_ID_FIELD_NUMBER: _ClassVar[int]
+    summaries: _containers.RepeatedCompositeFieldContainer[CaseSummary]
+    last_referral_id: str
+    def __init__(self, summaries: _Optional[_Iterable[_Union[CaseSummary, _Mapping]]] = ..., last_referral_id: _Optional[str] = ...) -> None: ...
 
 class ContactDetails(_message.Message):
     __slots__ = ("subject", "referral_id", "name", "phone", "address", "released")
