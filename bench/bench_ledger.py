@@ -8,9 +8,16 @@ checkpoint that covers it. The baseline inserts the same rows with the ``sqlite3
 (WAL, ``synchronous=FULL``, ``BEGIN IMMEDIATE``, one transaction per row, same threads). Then it
 times ``verify`` over the stored log and an offline ``verify_export``, per entry.
 
+Then the same entries go through the gateway's own write path: the group commit
+(``GroupCommitWriter``), each writer thread preparing its row first as a call does, with 1, 8
+and 64 concurrent writers, on SQLite and — with ``--pg-url`` or ``AIDBRIDGE_TEST_PG_URL`` — on
+PostgreSQL; each prints appends/s, its ratio to the bare insert, and commit → signed checkpoint
+latency p50/p99 (an entry's position is looked up by its decision id afterwards).
+
 Targets (DESIGN.md): ≥ 3,000 durable appends/s; in a signed checkpoint ≤ 1 s later.
 
-    .venv/bin/python bench/bench_ledger.py [--threads 8] [--count 20000] [--interval 0.25]
+    .venv/bin/python bench/bench_ledger.py [--threads 8] [--count 20000] [--interval 0.25] \
+        [--pg-url postgresql://...]
 """
 
 from __future__ import annotations
@@ -18,6 +25,7 @@ from __future__ import annotations
 import argparse
 import bisect
 import hashlib
+import json
 import os
 import sqlite3
 import statistics
@@ -137,6 +145,84 @@ def bench_ledger_appends(
     return len(exchanges) / elapsed, latencies, store, ledger
 
 
+def bench_group_commit(
+    url: str, exchanges: list[Exchange], writers: int, interval: float
+) -> tuple[float, list[float]]:
+    """Durable appends through the gateway's own path: each writer thread prepares its entry's
+    row (``prepared_row``, as a call does in its own thread) and hands it to the group commit
+    (``GroupCommitWriter.submit``); returns appends/s and commit → checkpoint latencies."""
+    from sqlalchemy import select
+
+    from gateway.ledger.entry import prepared_row
+    from gateway.store.group_commit import GroupCommitWriter
+    from gateway.store.models import LedgerEntry
+
+    store = Store(url)
+    store.migrate()
+    ledger = Ledger(
+        store,
+        Ed25519PrivateKey.generate(),
+        ORIGIN,
+        SystemClock(),
+        EntryAuthenticator(os.urandom(32)),
+    )
+    ledger.integrate()
+    with store.read() as s:
+        base = s.scalar(select(LedgerEntry.idx).order_by(LedgerEntry.idx.desc()).limit(1))
+    size0 = 0 if base is None else base + 1
+    writer = GroupCommitWriter(store, timeout_s=60)
+    table = LedgerEntry.__table__
+    committed: dict[str, float] = {}
+    checkpoints: list[tuple[float, int]] = []
+    stop = threading.Event()
+
+    def appender(chunk: list[Exchange]) -> None:
+        for ex in chunk:
+            writer.submit(None, inserts=[(table, prepared_row(ex, ledger.authenticator))])
+            committed[ex.decision_id] = time.perf_counter()
+
+    def sequencer() -> None:
+        size = size0
+        while True:
+            added = ledger.integrate()
+            if added:
+                size += added
+                checkpoints.append((time.perf_counter(), size))
+            elif stop.is_set():
+                return
+            if added < 10_000:
+                stop.wait(interval)
+
+    seq = threading.Thread(target=sequencer)
+    seq.start()
+    workers = [threading.Thread(target=appender, args=(c,)) for c in _split(exchanges, writers)]
+    start = time.perf_counter()
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    elapsed = time.perf_counter() - start
+    stop.set()
+    seq.join()
+    writer.close()
+    wanted = set(committed)
+    with store.read() as s:
+        positions: dict[str, int] = {}
+        for entry_json, idx in s.execute(
+            select(LedgerEntry.entry_json, LedgerEntry.idx).where(LedgerEntry.idx >= size0)
+        ):
+            d = json.loads(entry_json).get("decision_id", "")
+            if d in wanted:
+                positions[d] = idx
+    store.dispose()
+    done_at = [t for t, _ in checkpoints]
+    sizes = [n for _, n in checkpoints]
+    latencies = [
+        done_at[bisect.bisect_right(sizes, positions[d])] - committed[d] for d in positions
+    ]
+    return len(exchanges) / elapsed, latencies
+
+
 def bench_bare_sqlite(workdir: Path, exchanges: list[Exchange], threads: int) -> float:
     path = workdir / "bare.db"
     setup = sqlite3.connect(path)
@@ -204,6 +290,11 @@ def main() -> None:
     parser.add_argument("--count", type=int, default=20_000)
     parser.add_argument("--interval", type=float, default=0.25, help="sequencer period, s")
     parser.add_argument("--dir", type=Path, default=None, help="where the databases go")
+    parser.add_argument(
+        "--pg-url",
+        default=os.environ.get("AIDBRIDGE_TEST_PG_URL", ""),
+        help="also run the group commit on PostgreSQL (default $AIDBRIDGE_TEST_PG_URL)",
+    )
     args = parser.parse_args()
 
     exchanges = _exchanges(args.count)
@@ -221,6 +312,16 @@ def main() -> None:
             workdir, exchanges, args.threads, args.interval
         )
         print(f"bare sqlite3 insert, 1 tx/row      : {bare:8.0f} rows/s")
+        targets = [("sqlite", None)] + ([("postgresql", args.pg_url)] if args.pg_url else [])
+        for name, url in targets:
+            for writers in (1, 8, 64):
+                db = url or sqlite_url(workdir / f"group-{writers}.db")
+                gc_rate, gc_lat = bench_group_commit(db, exchanges, writers, args.interval)
+                print(
+                    f"group commit {name:10} {writers:2} writers: {gc_rate:8.0f} appends/s "
+                    f"= {gc_rate / bare:.2f}x bare sqlite (target >= 3000/s); checkpoint p50 "
+                    f"{_pct(gc_lat, 0.5) * 1000:.0f} ms, p99 {_pct(gc_lat, 0.99) * 1000:.0f} ms"
+                )
         print(
             f"ledger append (Store.write+append) : {rate:8.0f} appends/s "
             f"= {rate / bare:.2f}x bare  (target >= 3000/s)"

@@ -304,6 +304,7 @@ def certs_revoke(
             )
     finally:
         store.dispose()
+    identity.signal_revocation(config.work_dir)  # a gateway serving it refuses the next call
     _say(f"revoked {fingerprint}")
 
 

@@ -3,13 +3,15 @@ database transaction that also queues its ledger entry — so no entry, no excha
 
 Every RPC takes one of two paths (services only say what to do inside it):
 
-- ``run_exchange`` for calls that change data: the handler runs as one write unit of the store's
-  group commit — identity (already derived) → revocation → policy → privacy → store → ledger —
-  and the caller is answered once the batch it rode in is durable.
+- ``run_exchange`` for calls that change data: revocation is checked first, from memory
+  (``identity.RevocationList``), then the handler runs as one write unit of the store's group
+  commit — policy → privacy → store → ledger — and the caller is answered once the batch it rode
+  in is durable. Its ledger row joins the batch's one multi-row insert.
 - ``run_read_exchange`` for calls that only read (a charity pulling a summary, lists, audit
   queries): the handler runs in a read transaction, in parallel with other calls, and registers
-  its few writes with ``call.defer``; those and the ledger entry then go through the group commit,
-  and the response is released only after they are durable.
+  its few writes with ``call.defer``; its ledger row is computed in the caller's thread, so the
+  writer only runs those writes and inserts the row with the batch's others; the response is
+  released only after they are durable. A refusal's entry is prepared the same way.
 
 A call that fails for any reason leaves no data behind, and its refusal is written to the ledger
 before the caller hears of it. If even that cannot be written, the caller gets UNAVAILABLE:
@@ -20,21 +22,25 @@ past it, it gets UNAVAILABLE and its write is cancelled, never kept (``group_com
 from __future__ import annotations
 
 import hashlib
+import threading
 import time
+import weakref
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, TypeVar
 
 from google.protobuf.message import Message
-from sqlalchemy import select
+from sqlalchemy import Table, event, select
 from sqlalchemy.orm import Session
 
-from gateway import errors
+from gateway import errors, identity
 from gateway.app import Gateway
 from gateway.ledger import entry as ledger_entry
 from gateway.policy.engine import Decision
-from gateway.store import StoreRefused, StoreUnavailable, idempotency
-from gateway.store.models import IdempotentRequest, RevokedCertificate
+from gateway.store import Store, StoreRefused, StoreUnavailable, idempotency
+from gateway.store.group_commit import Insert
+from gateway.store.models import IdempotentRequest, LedgerEntry, RevokedCertificate
 
 M = TypeVar("M", bound=Message)
 
@@ -143,17 +149,19 @@ def digest(message: Message | None) -> str:
 
 def run_exchange(call: Call, handler: Callable[[Session, Call], M]) -> M:
     """Run ``handler`` as one write unit with the call's ledger entry; see module doc."""
+    inserts: list[Insert] = []
 
     def unit(session: Session) -> M:
-        _refuse_revoked(session, call.caller)
         response = handler(session, call)
         _apply_deferred(session, call)
-        ledger_entry.append(
-            session, _exchange(call, "OK", "", response), call.app.ledger.authenticator
-        )
+        inserts.append(_ledger_row(call, _exchange(call, "OK", "", response)))
         return response
 
-    return _guarded(call, lambda: call.app.writer.submit(unit, deadline=call.deadline))
+    def run() -> M:
+        _refuse_revoked(call)
+        return call.app.writer.submit(unit, inserts=inserts, deadline=call.deadline)
+
+    return _guarded(call, run)
 
 
 def run_read_exchange(call: Call, handler: Callable[[Session, Call], M]) -> M:
@@ -161,17 +169,13 @@ def run_read_exchange(call: Call, handler: Callable[[Session, Call], M]) -> M:
     entry as one write unit; the response leaves only after that unit is durable."""
 
     def run() -> M:
+        _refuse_revoked(call)
         with call.app.store.read() as session:
-            _refuse_revoked(session, call.caller)
             response = handler(session, call)
-
-        def unit(session: Session) -> None:
-            _apply_deferred(session, call)
-            ledger_entry.append(
-                session, _exchange(call, "OK", "", response), call.app.ledger.authenticator
-            )
-
-        call.app.writer.submit(unit, deadline=call.deadline)
+        row = _ledger_row(call, _exchange(call, "OK", "", response))
+        deferred = call.deferred
+        unit = (lambda session: _apply_deferred(session, call)) if deferred else None
+        call.app.writer.submit(unit, inserts=[row], deadline=call.deadline)
         return response
 
     return _guarded(call, run)
@@ -245,29 +249,62 @@ def remember(
     return response
 
 
-def _refuse_revoked(session: Session, caller: Caller) -> None:
-    revoked = session.scalar(
-        select(RevokedCertificate.reason).where(
-            RevokedCertificate.fingerprint == caller.fingerprint
-        )
-    )
-    if revoked is not None:
+def _refuse_revoked(call: Call) -> None:
+    if _revocations(call.app.store, call.app.config.work_dir).is_revoked(call.caller.fingerprint):
         raise errors.Unauthenticated("client certificate has been revoked")
 
 
-def _record_refusal(call: Call, code: str, reason: str) -> None:
-    def unit(session: Session) -> None:
-        ledger_entry.append(
-            session, _exchange(call, code, reason, None), call.app.ledger.authenticator
-        )
+_REVOCATION_LISTS: weakref.WeakKeyDictionary[Store, identity.RevocationList] = (
+    weakref.WeakKeyDictionary()
+)
+_REVOCATION_LISTS_LOCK = threading.Lock()
 
+
+def _revocations(store: Store, work_dir: Path) -> identity.RevocationList:
+    """The store's revocation list, created on first use."""
+    found = _REVOCATION_LISTS.get(store)
+    if found is None:
+        with _REVOCATION_LISTS_LOCK:
+            found = _REVOCATION_LISTS.get(store)
+            if found is None:
+
+                def load() -> set[str]:
+                    with store.read() as session:
+                        return set(session.scalars(select(RevokedCertificate.fingerprint)))
+
+                found = identity.RevocationList(load, work_dir / identity.REVOCATION_SIGNAL)
+                _REVOCATION_LISTS[store] = found
+    return found
+
+
+@event.listens_for(Session, "after_flush")
+def _note_revocation(session: Session, _context: Any) -> None:
+    if any(isinstance(o, RevokedCertificate) for o in (*session.new, *session.deleted)):
+        session.info["revocations_changed"] = True
+
+
+@event.listens_for(Session, "after_commit")
+def _revocation_committed(session: Session) -> None:
+    if session.info.pop("revocations_changed", False):
+        identity.revocations_changed()
+
+
+def _record_refusal(call: Call, code: str, reason: str) -> None:
+    row = _ledger_row(call, _exchange(call, code, reason, None))
     # A refusal may take a little past the call's bound (a tenth of it), so that a call that
     # timed out is still answered within about its bound.
     grace = time.monotonic() + _REFUSAL_GRACE * call.app.store.timeout_s
     try:
-        call.app.writer.submit(unit, deadline=max(call.deadline, grace))
+        call.app.writer.submit(None, inserts=[row], deadline=max(call.deadline, grace))
     except StoreUnavailable as exc:
         raise errors.Unavailable(f"the refusal could not be recorded: {exc}") from exc
+
+
+_LEDGER_TABLE: Table = LedgerEntry.__table__  # type: ignore[assignment]
+
+
+def _ledger_row(call: Call, ex: ledger_entry.Exchange) -> Insert:
+    return (_LEDGER_TABLE, ledger_entry.prepared_row(ex, call.app.ledger.authenticator))
 
 
 def _exchange(call: Call, outcome: str, reason: str, response: Message | None) -> Any:

@@ -17,9 +17,14 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import os
 import re
+import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
@@ -204,3 +209,70 @@ def _ns(moment: datetime) -> int:
 
 def _iso(ns: int) -> str:
     return datetime.fromtimestamp(ns / 1e9, tz=UTC).isoformat(timespec="seconds")
+
+
+# Revocation, checked from memory. The set of revoked fingerprints is loaded from the store and
+# loaded again before the next check whenever it may have changed: a revocation committed in this
+# process (``revocations_changed``), a revocation by the CLI in another (``signal_revocation``
+# replaces the work directory's signal file, whose identity the check compares — one ``stat``),
+# or ``REVOCATIONS_REFRESH_S`` since the last load (a revocation written by other means).
+REVOCATION_SIGNAL = "revocations.generation"
+REVOCATIONS_REFRESH_S = 1.0
+
+_generation = 0
+_generation_lock = threading.Lock()
+
+
+def revocations_changed() -> None:
+    """Say that a revocation was committed in this process: the next check reloads."""
+    global _generation
+    with _generation_lock:
+        _generation += 1
+
+
+def signal_revocation(work_dir: Path) -> None:
+    """Tell a gateway serving ``work_dir`` (another process) that a revocation was committed:
+    its next check reloads. A new file replaces the old, so its identity surely changes."""
+    target = work_dir / REVOCATION_SIGNAL
+    fresh = target.with_name(f".{REVOCATION_SIGNAL}.{os.getpid()}")
+    fresh.write_text(f"{time.time_ns()}\n", encoding="ascii")
+    os.replace(fresh, target)
+
+
+def _signal_stamp(path: Path | None) -> tuple[int, int, int] | None:
+    if path is None:
+        return None
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        return None
+    except OSError:
+        # The directory cannot be read (a store fault): a stamp never seen, so the list reloads
+        # and the store's own error decides.
+        return (-1, time.monotonic_ns(), -1)
+    return (st.st_ino, st.st_mtime_ns, st.st_size)
+
+
+class RevocationList:
+    """The revoked certificate fingerprints, held in memory (see above). ``load`` reads them
+    from the store; its error propagates, so a list that cannot be refreshed refuses (fails
+    closed) rather than answer from a stale set."""
+
+    def __init__(self, load: Callable[[], set[str]], signal: Path | None = None) -> None:
+        self._load = load
+        self._signal = signal
+        self._lock = threading.Lock()
+        self._revoked: frozenset[str] = frozenset()
+        self._seen: tuple[int, tuple[int, int, int] | None] | None = None
+        self._loaded_at = 0.0
+
+    def is_revoked(self, fingerprint: str) -> bool:
+        seen = (_generation, _signal_stamp(self._signal))
+        if seen != self._seen or time.monotonic() - self._loaded_at >= REVOCATIONS_REFRESH_S:
+            with self._lock:
+                # Take the stamp before reading, so a change during the read reloads again.
+                seen = (_generation, _signal_stamp(self._signal))
+                started = time.monotonic()
+                self._revoked = frozenset(self._load())
+                self._seen, self._loaded_at = seen, started
+        return fingerprint in self._revoked

@@ -212,28 +212,29 @@ def canonical_entry(ex: Exchange) -> bytes:
         raise LedgerEntryError(f"expected text fields encodable as UTF-8: {exc}") from exc
 
 
+def prepared_row(ex: Exchange, authenticator: EntryAuthenticator) -> dict[str, Any]:
+    """The ``ledger_entries`` row that queues the exchange's entry (``idx`` NULL) with its entry
+    tag: everything an append computes (canonical JSON, leaf hash, tag), ready to insert."""
+    entry = canonical_entry(ex)
+    return {
+        "idx": None,
+        "at_ns": ex.at_ns,
+        "org": ex.org,
+        "role": ex.role,
+        "actor": ex.actor,
+        "method": ex.method,
+        "subject": ex.subject,
+        "outcome": ex.outcome,
+        "reason": ex.reason,
+        "entry_json": entry.decode("utf-8"),
+        "leaf_hash": leaf_hash(entry),
+        "entry_mac": authenticator.entry_tag(entry),
+    }
+
+
 def append(session: Session, ex: Exchange, authenticator: EntryAuthenticator) -> None:
     """Queue the exchange's entry (``idx`` NULL) with its entry tag in the caller's transaction;
     the sequencer checks the tag and gives the entry a position later. The caller commits."""
-    entry = canonical_entry(ex)
     # A bulk INSERT rather than session.add: one statement, no unit-of-work bookkeeping, which is
     # most of an append's cost besides the commit itself.
-    session.execute(
-        insert(LedgerEntry),
-        [
-            {
-                "idx": None,
-                "at_ns": ex.at_ns,
-                "org": ex.org,
-                "role": ex.role,
-                "actor": ex.actor,
-                "method": ex.method,
-                "subject": ex.subject,
-                "outcome": ex.outcome,
-                "reason": ex.reason,
-                "entry_json": entry.decode("utf-8"),
-                "leaf_hash": leaf_hash(entry),
-                "entry_mac": authenticator.entry_tag(entry),
-            }
-        ],
-    )
+    session.execute(insert(LedgerEntry), [prepared_row(ex, authenticator)])

@@ -17,6 +17,13 @@ What each caller can rely on:
   not started by then is cancelled — the writer skips it, so nothing of it is ever kept — and
   its caller gets StoreUnavailable. A unit already started is waited for until its batch ends;
   the database's own timeouts (set from the same bound) keep a batch from hanging.
+
+What runs in the writer is kept to the statements: a unit may bring its rows ready to insert
+(``inserts``: a table and a row, all computed by its caller — canonical JSON, hashes, tags), and
+a unit with no ``work`` is nothing else. After every unit of a batch has run, the rows of the
+units that succeeded are inserted table by table, each table's rows in one executemany
+statement, then the batch commits. A unit that failed inside its SAVEPOINT thus leaves no row,
+and a failing insert fails the batch's transaction, which is then retried unit by unit as above.
 """
 
 from __future__ import annotations
@@ -29,7 +36,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from sqlalchemy import text
+from sqlalchemy import Table, insert, text
 from sqlalchemy.exc import OperationalError, ResourceClosedError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
@@ -50,11 +57,20 @@ _STOP = object()
 _RESOLVE_POLL_S = 0.1
 
 
+# A row to insert with a batch: the table, and the row's values by column name.
+Insert = tuple[Table, dict[str, Any]]
+
+
 @dataclass(eq=False)
 class _Unit:
-    work: Callable[[Session], Any]
+    work: Callable[[Session], Any] | None
+    inserts: list[Insert] = field(default_factory=list)
     future: Future[Any] = field(default_factory=Future)
     started: bool = False
+    prepared: int = -1  # how many of ``inserts`` the caller brought (the rest ``work`` adds)
+
+    def __post_init__(self) -> None:
+        self.prepared = len(self.inserts)
 
     def claim(self) -> bool:
         """Mark the unit as running; False if its caller has already given up on it."""
@@ -87,16 +103,24 @@ class GroupCommitWriter:
         self._thread = threading.Thread(target=self._loop, name="group-commit", daemon=True)
         self._thread.start()
 
-    def submit(self, work: Callable[[Session], T], *, deadline: float | None = None) -> T:
-        """Run ``work`` in the next batch; block until that batch is durable; return its result
-        or raise its exception. StoreUnavailable if the store did not take it by ``deadline``
+    def submit(
+        self,
+        work: Callable[[Session], T] | None,
+        *,
+        inserts: list[Insert] | None = None,
+        deadline: float | None = None,
+    ) -> T:
+        """Run ``work`` in the next batch and insert the rows of ``inserts`` with it; block until
+        that batch is durable; return the result of ``work`` (None without it) or raise its
+        exception. ``work`` may append to ``inserts`` (the same list) while it runs.
+        StoreUnavailable if the store did not take it by ``deadline``
         (a ``time.monotonic()`` instant; default: the bound from now) — and then nothing of it
         was, or ever will be, kept."""
         if not self._thread.is_alive():
             raise StoreUnavailable("the store's writer has stopped")
         if deadline is None:
             deadline = time.monotonic() + self.timeout_s
-        unit = _Unit(work)
+        unit = _Unit(work, inserts if inserts is not None else [])
         self._queue.put(unit)
         try:
             return unit.future.result(timeout=max(0.0, deadline - time.monotonic()))
@@ -239,6 +263,8 @@ class GroupCommitWriter:
                 saw_error = saw_error or (
                     not outcome[1] and isinstance(outcome[2], StoreUnavailable)
                 )
+            stage = "inserts"
+            _insert_rows(session, [unit for unit, ok, _ in outcomes if ok])
             stage = "commit"
             session.commit()
             if saw_error:
@@ -264,6 +290,9 @@ class GroupCommitWriter:
         return outcomes
 
     def _run_unit(self, session: Session, unit: _Unit) -> tuple[_Unit, bool, Any]:
+        if unit.work is None:
+            return (unit, True, None)  # only rows to insert, with the batch's
+        del unit.inserts[unit.prepared :]  # a unit run again adds its rows again
         savepoint = session.begin_nested()
         try:
             result = unit.work(session)
@@ -313,6 +342,20 @@ class GroupCommitWriter:
                 unit.future.set_result(value)
             else:
                 unit.future.set_exception(value)
+
+
+def _insert_rows(session: Session, units: list[_Unit]) -> None:
+    """Insert the rows of ``units``, each table's in one statement, in the units' order (so the
+    ledger's queued entries keep the order in which their calls were taken)."""
+    by_table: dict[Table, list[dict[str, Any]]] = {}
+    for unit in units:
+        for table, row in unit.inserts:
+            by_table.setdefault(table, []).append(row)
+    if not by_table:
+        return
+    conn = session.connection()
+    for table, rows in by_table.items():
+        conn.execute(insert(table), rows)
 
 
 class _UnitBrokeTransaction(Exception):

@@ -301,3 +301,93 @@ def test_a_unit_whose_postgresql_backend_is_terminated_fails_alone_and_the_batch
     assert outcomes == [f"{i:064x}" for i in range(20)]
     assert _count(store) == 20
     assert runs == ["terminated", "terminated"]  # in the batch, then once alone
+
+
+def _revocation_row(fingerprint: str):
+    return (RevokedCertificate.__table__, {"fingerprint": fingerprint, "revoked_at_ns": 1})
+
+
+def _batched(store: Store, submissions: list) -> tuple[list, list[str]]:
+    """Run ``submissions`` ((work, inserts) pairs) from threads in one batch — the writer is
+    held by a first unit until all are queued — and return each outcome and the INSERT
+    statements the batch sent for revoked_certificates, as the number of rows of each."""
+    from sqlalchemy import event
+
+    writer = GroupCommitWriter(store)
+    release = threading.Event()
+    statements: list[int] = []
+
+    def seen(conn, cursor, statement, parameters, context, executemany):
+        if statement.lstrip().upper().startswith("INSERT INTO REVOKED_CERTIFICATES"):
+            statements.append(len(parameters) if executemany else 1)
+
+    holding = threading.Event()
+
+    def hold(session):
+        holding.set()
+        return release.wait(30)
+
+    blocker = threading.Thread(target=writer.submit, args=(hold,))
+    blocker.start()
+    assert holding.wait(30)
+    outcomes: list = [None] * len(submissions)
+
+    def one(i: int, work, inserts) -> None:
+        try:
+            outcomes[i] = writer.submit(work, inserts=inserts)
+        except Exception as exc:  # the caller's own error
+            outcomes[i] = exc
+
+    threads = [
+        threading.Thread(target=one, args=(i, work, inserts))
+        for i, (work, inserts) in enumerate(submissions)
+    ]
+    for t in threads:
+        t.start()
+    for _ in range(3000):
+        if writer._queue.qsize() >= len(submissions):
+            break
+        threading.Event().wait(0.01)
+    event.listen(store.engine, "before_cursor_execute", seen)
+    try:
+        release.set()
+        for t in [*threads, blocker]:
+            t.join(30)
+    finally:
+        event.remove(store.engine, "before_cursor_execute", seen)
+        writer.close()
+    return outcomes, statements
+
+
+def test_prepared_rows_of_a_batch_are_inserted_in_one_statement(store):
+    outcomes, statements = _batched(
+        store, [(None, [_revocation_row(f"{i:064x}")]) for i in range(20)]
+    )
+    assert outcomes == [None] * 20
+    assert _count(store) == 20
+    assert statements == [20]
+
+
+def test_a_failing_unit_leaves_none_of_its_rows_and_its_batch_mates_commit(store):
+    def fails(session):
+        session.add(RevokedCertificate(fingerprint="e" * 64, revoked_at_ns=1))
+        session.flush()
+        raise ValueError("the unit's own error")
+
+    def adds_its_row(fingerprint: str, inserts: list):
+        def work(session):
+            inserts.append(_revocation_row(fingerprint))
+            return fingerprint
+
+        return work
+
+    late: list = []
+    submissions = [(None, [_revocation_row("a" * 64)]), (fails, [_revocation_row("b" * 64)])]
+    submissions.append((adds_its_row("c" * 64, late), late))
+    outcomes, statements = _batched(store, submissions)
+    assert outcomes[0] is None and outcomes[2] == "c" * 64
+    assert isinstance(outcomes[1], ValueError)
+    with store.read() as session:
+        kept = set(session.scalars(select(RevokedCertificate.fingerprint)))
+    assert kept == {"a" * 64, "c" * 64}
+    assert statements == [1, 2]  # the failing unit's own flush, then the batch's rows
