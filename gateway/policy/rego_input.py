@@ -5,8 +5,9 @@ ctypes wrappers that test each value against the ``collections.abc`` ABCs and co
 string into a fresh buffer: about 320 µs for a summary release's input (78 nodes) on the
 development machine, more than the policy's own fast path. This module makes the same calls
 (``regoNewInput``, ``regoInputString``, ..., ``regoInputObject``; rego-cpp's ``rego.h``)
-with exact type dispatch and private function handles (about 90 µs), and in the same pass refuses
-what JSON cannot carry, so the embedded engine sees exactly what a remote OPA would be sent.
+with exact type dispatch and private function handles (about 90 µs) that hold the GIL, and in the
+same pass refuses what JSON cannot carry, so the embedded engine sees exactly what a remote OPA
+would be sent.
 
 Strings go in as raw UTF-8, as ``regopy.Input`` sends them: rego-cpp compares strings by their
 text, so a JSON-escaped spelling of a street would not equal the same street in data.json.
@@ -18,7 +19,14 @@ import ctypes
 from collections.abc import Mapping
 from typing import Any
 
-from regopy.rego_shared import rego as _lib
+from regopy.rego_shared import path as _library_path
+
+# The same shared library regopy loaded (dlopen returns the one already mapped), but through
+# ``PyDLL``: its functions keep the GIL. An input is built with one short C call per node
+# (~160 for a summary release); through ``CDLL`` each released and re-took the GIL, so with
+# other busy threads every node waited a switch interval and a decision under concurrency
+# took many times what it takes alone. Only evaluation (regopy's own handle) releases it.
+_lib = ctypes.PyDLL(_library_path)
 
 __all__ = ["RegoInput", "build_input"]
 
