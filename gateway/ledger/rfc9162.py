@@ -17,6 +17,8 @@ import hashlib
 import json
 from collections.abc import Iterable, Sequence
 
+from aidbridge_verify import merkle
+from aidbridge_verify.errors import VerificationError
 from gateway.errors import InvalidArgument
 
 HASH_SIZE = 32
@@ -203,127 +205,26 @@ def _subtree_root(leaves: Sequence[bytes], lo: int, hi: int) -> bytes:
     return compact.root()
 
 
-def _decomp_inclusion_proof(index: int, size: int) -> tuple[int, int]:
-    """How many proof hashes sit below the point where the leaf's path leaves the tree's right
-    border (``inner``), and how many on that border (``border``)."""
-    inner = (index ^ (size - 1)).bit_length()
-    border = (index >> inner).bit_count()
-    return inner, border
-
-
-def _check_hash(what: str, value: bytes, error: type[ProofError]) -> None:
-    if len(value) != HASH_SIZE:
-        raise error(f"{what}: expected {HASH_SIZE} bytes, found {len(value)}")
-
-
 def verify_inclusion(
     leaf: bytes, index: int, size: int, proof: Sequence[bytes], root: bytes
 ) -> None:
     """Check that ``leaf`` (a leaf hash) is at ``index`` in the tree of ``size`` with ``root``
-    (§2.1.3.2). Raises InclusionProofError; returns None when the proof holds."""
-    if not 0 <= index < size:
-        raise InclusionProofError(f"expected a leaf index in [0, {size}), found {index}")
-    _check_hash("leaf hash", leaf, InclusionProofError)
-    _check_hash("root", root, InclusionProofError)
-    inner, border = _decomp_inclusion_proof(index, size)
-    if len(proof) != inner + border:
-        raise InclusionProofError(
-            f"expected {inner + border} proof hashes for leaf {index} of {size}, found {len(proof)}"
-        )
-    for pos, item in enumerate(proof):
-        _check_hash(f"proof hash {pos}", item, InclusionProofError)
-    computed = _root_from_inclusion(leaf, index, size, proof)
-    if computed != root:
-        raise InclusionProofError(
-            f"expected root {root.hex()}, the proof leads to {computed.hex()}"
-        )
-
-
-def _root_from_inclusion(leaf: bytes, index: int, size: int, proof: Sequence[bytes]) -> bytes:
-    fn, sn, r = index, size - 1, leaf
-    for p in proof:
-        if sn == 0:
-            raise InclusionProofError("the proof is longer than the path to the root")
-        if fn & 1 or fn == sn:
-            r = node_hash(p, r)
-            # On the right border: skip the levels where this node has no sibling.
-            while not fn & 1 and fn != 0:
-                fn >>= 1
-                sn >>= 1
-        else:
-            r = node_hash(r, p)
-        fn >>= 1
-        sn >>= 1
-    if sn != 0:
-        raise InclusionProofError("the proof is shorter than the path to the root")
-    return r
+    (§2.1.3.2). Raises InclusionProofError; returns None when the proof holds. The algorithm is
+    the standalone verifier's (``aidbridge_verify.merkle``), so the gateway and an officer's
+    offline check verify a proof with the same code."""
+    try:
+        merkle.verify_inclusion(leaf, index, size, proof, root)
+    except VerificationError as exc:
+        raise InclusionProofError(exc.message) from None
 
 
 def verify_consistency(
     old_size: int, new_size: int, proof: Sequence[bytes], old_root: bytes, new_root: bytes
 ) -> None:
     """Check that the tree of ``new_size`` with ``new_root`` extends the tree of ``old_size``
-    with ``old_root`` (§2.1.4.2). Raises ConsistencyProofError; returns None when it holds."""
-    if old_size < 1:
-        # Every tree extends the empty one; a proof from size 0 proves nothing, so asking for
-        # it is a caller's mistake (as in the reference vectors).
-        raise ConsistencyProofError(f"expected an old tree size ≥ 1, found {old_size}")
-    if new_size < old_size:
-        raise ConsistencyProofError(
-            f"expected a new tree size ≥ the old size {old_size}, found {new_size}"
-        )
-    if old_size == new_size:
-        if proof:
-            raise ConsistencyProofError(
-                f"expected an empty proof between equal sizes, found {len(proof)} hashes"
-            )
-        if old_root != new_root:
-            raise ConsistencyProofError(
-                f"equal sizes need equal roots: old {old_root.hex()}, new {new_root.hex()}"
-            )
-        return
-    _check_hash("old root", old_root, ConsistencyProofError)
-    _check_hash("new root", new_root, ConsistencyProofError)
-    # The old tree's right border starts above its trailing perfect subtree; if the old tree is
-    # itself perfect its root is the first hash and the proof omits it (§2.1.4.1).
-    inner, border = _decomp_inclusion_proof(old_size - 1, new_size)
-    shift = (old_size & -old_size).bit_length() - 1
-    inner -= shift
-    old_is_perfect = old_size == 1 << shift
-    start = 0 if old_is_perfect else 1
-    if len(proof) != start + inner + border:
-        raise ConsistencyProofError(
-            f"expected {start + inner + border} proof hashes from size {old_size} to "
-            f"{new_size}, found {len(proof)}"
-        )
-    for pos, item in enumerate(proof):
-        _check_hash(f"proof hash {pos}", item, ConsistencyProofError)
-    path = [old_root, *proof] if old_is_perfect else list(proof)
-    fn, sn = old_size - 1, new_size - 1
-    while fn & 1:
-        fn >>= 1
-        sn >>= 1
-    fr = sr = path[0]
-    for c in path[1:]:
-        if sn == 0:
-            raise ConsistencyProofError("the proof is longer than the path to the new root")
-        if fn & 1 or fn == sn:
-            fr = node_hash(c, fr)
-            sr = node_hash(c, sr)
-            while not fn & 1 and fn != 0:
-                fn >>= 1
-                sn >>= 1
-        else:
-            sr = node_hash(sr, c)
-        fn >>= 1
-        sn >>= 1
-    if sn != 0:
-        raise ConsistencyProofError("the proof is shorter than the path to the new root")
-    if fr != old_root:
-        raise ConsistencyProofError(
-            f"expected old root {old_root.hex()}, the proof leads to {fr.hex()}"
-        )
-    if sr != new_root:
-        raise ConsistencyProofError(
-            f"expected new root {new_root.hex()}, the proof leads to {sr.hex()}"
-        )
+    with ``old_root`` (§2.1.4.2; a proof from size 0 proves nothing, so it is refused). Raises
+    ConsistencyProofError; returns None when it holds. The standalone verifier's algorithm."""
+    try:
+        merkle.verify_consistency(old_size, new_size, proof, old_root, new_root)
+    except VerificationError as exc:
+        raise ConsistencyProofError(exc.message) from None
