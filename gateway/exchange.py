@@ -154,7 +154,7 @@ def run_exchange(call: Call, handler: Callable[[Session, Call], M]) -> M:
     def unit(session: Session) -> M:
         response = handler(session, call)
         _apply_deferred(session, call)
-        inserts.append(_ledger_row(call, _exchange(call, "OK", "", response)))
+        inserts.append(_ledger_row(call, exchange_of(call, "OK", "", response)))
         return response
 
     def run() -> M:
@@ -172,7 +172,7 @@ def run_read_exchange(call: Call, handler: Callable[[Session, Call], M]) -> M:
         _refuse_revoked(call)
         with call.app.store.read() as session:
             response = handler(session, call)
-        row = _ledger_row(call, _exchange(call, "OK", "", response))
+        row = _ledger_row(call, exchange_of(call, "OK", "", response))
         deferred = call.deferred
         unit = (lambda session: _apply_deferred(session, call)) if deferred else None
         call.app.writer.submit(unit, inserts=[row], deadline=call.deadline)
@@ -290,7 +290,7 @@ def _revocation_committed(session: Session) -> None:
 
 
 def _record_refusal(call: Call, code: str, reason: str) -> None:
-    row = _ledger_row(call, _exchange(call, code, reason, None))
+    row = _ledger_row(call, exchange_of(call, code, reason, None))
     # A refusal may take a little past the call's bound (a tenth of it), so that a call that
     # timed out is still answered within about its bound.
     grace = time.monotonic() + _REFUSAL_GRACE * call.app.store.timeout_s
@@ -307,7 +307,8 @@ def _ledger_row(call: Call, ex: ledger_entry.Exchange) -> Insert:
     return (_LEDGER_TABLE, ledger_entry.prepared_row(ex, call.app.ledger.authenticator))
 
 
-def _exchange(call: Call, outcome: str, reason: str, response: Message | None) -> Any:
+def exchange_of(call: Call, outcome: str, reason: str, response: Message | None) -> Any:
+    """The ledger exchange of ``call`` with its outcome (also one per summary of a stream)."""
     f = call.facts
     return ledger_entry.Exchange(
         at_ns=call.now_ns,

@@ -15,7 +15,7 @@ from gateway import cases, errors, referrals
 from gateway.clock import to_date
 from gateway.consent import repository as consents
 from gateway.consent.model import policy_view
-from gateway.exchange import Call, _exchange, remember
+from gateway.exchange import Call, exchange_of, remember
 from gateway.ledger import entry as ledger_entry
 from gateway.privacy import release
 from gateway.privacy.transform import apply_obligations
@@ -192,7 +192,7 @@ class CaseService(Servicer, cases_pb2_grpc.CaseServiceServicer):
                 )
             except errors.AidBridgeError as exc:
                 reason = f"referral {referral.referral_id}: {exc.message}"
-                entries.append(_exchange(one, exc.code, reason, None))
+                entries.append(exchange_of(one, exc.code, reason, None))
                 continue
             call.deferred.extend(one.deferred)
             decided.append((one, referral, values, released))
@@ -204,7 +204,7 @@ class CaseService(Servicer, cases_pb2_grpc.CaseServiceServicer):
         page = cases_pb2.CaseSummaryPage(last_referral_id=rows[-1][0].referral_id if more else "")
         for (one, referral, values, released), sent in zip(decided, anonymous, strict=True):
             if sent is None:
-                entry = _exchange(one, "OK", note + "; this summary suppressed", None)
+                entry = exchange_of(one, "OK", note + "; this summary suppressed", None)
                 entry = replace(entry, fields_released=())
             else:
                 withheld = release.withheld_fields(values, sent)
@@ -212,7 +212,7 @@ class CaseService(Servicer, cases_pb2_grpc.CaseServiceServicer):
                 summary = _summary_message(call, referral, sent, fields)
                 page.summaries.append(summary)
                 one.facts.fields_released = fields
-                entry = _exchange(one, "OK", note, summary)
+                entry = exchange_of(one, "OK", note, summary)
             entries.append(entry)
         call.defer(functools.partial(_append_entries, entries=entries, call=call))
         return page

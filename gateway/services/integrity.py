@@ -219,6 +219,8 @@ def hold_for_second_approval(session: Session, call: Call, *, deferred: bool = F
     """After the decision: hold the call if the policy asks for a second approver and none has
     approved this very request; else use the approval with the call's write (``deferred`` on
     the read path)."""
+    if approvals.SECOND_APPROVAL not in call.facts.flags:
+        return  # the common case: no digest, no lookup on the hot path
     request_digest = digest(call.request)
     request_id = getattr(call.request, "request_id", "")
     if request_id:
