@@ -511,13 +511,7 @@ def list_reverse(
     if state:
         query = query.where(ReverseReferral.state == state)
     if after:
-        created, _, reverse_id = after.partition(".")
-        try:
-            created_ns = int(created)
-        except ValueError:
-            raise errors.InvalidArgument(
-                "page.page_token is not a token this list returned", field="page"
-            ) from None
+        created_ns, reverse_id = _parse_reverse_token(after)
         query = query.where(
             tuple_(ReverseReferral.created_at_ns, ReverseReferral.reverse_referral_id)
             < tuple_(created_ns, reverse_id)
@@ -526,6 +520,21 @@ def list_reverse(
         ReverseReferral.created_at_ns.desc(), ReverseReferral.reverse_referral_id.desc()
     )
     return list(session.scalars(query.limit(limit)))
+
+
+def _parse_reverse_token(token: str) -> tuple[int, str]:
+    """``created_at_ns.reverse_referral_id`` as reverse_token writes it; anything else, a number
+    a BIGINT cannot hold included, is the caller's error and never reaches the database."""
+    created, dot, reverse_id = token.partition(".")
+    try:
+        created_ns = int(created)
+    except ValueError:
+        created_ns = -1
+    if not (dot and reverse_id and 0 <= created_ns < 2**63):
+        raise errors.InvalidArgument(
+            "page.page_token is not a token this list returned", field="page"
+        )
+    return created_ns, reverse_id
 
 
 def reverse_token(row: ReverseReferral) -> str:

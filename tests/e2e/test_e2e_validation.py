@@ -177,6 +177,30 @@ CASES = {
         lambda w: audit_pb2.QueryLedgerRequest(page=common_pb2.PageRequest(page_token=str(2**63))),
         "page.page_token",
     ),
+    "reverse-referral page token beyond a BIGINT": Malformed(
+        GOV,
+        "ReferralService/ListReverseReferrals",
+        lambda w: referrals_pb2.ListReverseReferralsRequest(
+            page=common_pb2.PageRequest(page_token=f"{2**63}.rr_x")
+        ),
+        "page.page_token",
+    ),
+    "reverse-referral page token without an id": Malformed(
+        CHARITY_A,
+        "ReferralService/ListReverseReferrals",
+        lambda w: referrals_pb2.ListReverseReferralsRequest(
+            page=common_pb2.PageRequest(page_token="9223372036854775807")
+        ),
+        "page.page_token",
+    ),
+    "negative referral page token": Malformed(
+        CHARITY_A,
+        "ReferralService/ListReferrals",
+        lambda w: referrals_pb2.ListReferralsRequest(
+            page=common_pb2.PageRequest(page_token="1.-1.ref_x")
+        ),
+        "page.page_token",
+    ),
     "3.5 MB withdrawal reason": Malformed(
         GOV,
         "ConsentService/WithdrawConsent",
