@@ -35,6 +35,7 @@ from gateway.ledger.nodes import (
 )
 from gateway.ledger.rfc9162 import (
     CompactRange,
+    InclusionProofError,
     ProofRangeError,
     consistency_proof,
     inclusion_proof,
@@ -505,3 +506,46 @@ def _populate_without_nodes(
             ),
             {"n": compact.size, "c": compact.to_json(), "r": compact.root()},
         )
+
+
+# --- verify recomputes the stored nodes --------------------------------------------------------
+
+
+def test_verify_names_a_stored_node_altered_or_deleted_behind_the_gateways_back(
+    store: Store, ledger: Ledger
+) -> None:
+    leaves = _fill(store, ledger, 40)
+    assert verify(store, ledger.vkey, AUTHENTICATOR).ok
+    with store.write() as s:
+        s.execute(
+            text("UPDATE ledger_nodes SET hash = :h WHERE level = 1 AND idx = 3"),
+            {"h": b"\x02" * 32},
+        )
+        s.execute(text("DELETE FROM ledger_nodes WHERE level = 2 AND idx = 5"))
+    report = verify(store, ledger.vkey, AUTHENTICATOR)
+    assert report.problems == [
+        "stored node (level 1, index 3) over entries 6..7: does not match the entries; proofs "
+        "served from it would not verify",
+        "stored node (level 2, index 5) over entries 20..23: missing; proofs served from it "
+        "would not verify",
+    ]
+    # What a reader would have met: a proof through the altered node fails against the root.
+    [root] = [r for size, r in _signed_roots(store, ledger).items() if size == 40]
+    with pytest.raises(InclusionProofError):
+        verify_inclusion(leaves[4], 4, 40, ledger.inclusion_proof(4, 40), root)
+
+
+def test_verify_names_an_altered_entry_once_not_again_for_every_node_above_it(
+    store: Store, ledger: Ledger
+) -> None:
+    _fill(store, ledger, 40)
+    with store.write() as s:
+        row = s.execute(select(LedgerEntry.entry_json).where(LedgerEntry.idx == 9)).scalar_one()
+        forged = row.replace("caseworker-0009", "caseworker-0666")
+        s.execute(
+            text("UPDATE ledger_entries SET entry_json = :e, leaf_hash = :h WHERE idx = 9"),
+            {"e": forged, "h": leaf_hash(forged.encode())},
+        )
+    problems = verify(store, ledger.vkey, AUTHENTICATOR).problems
+    assert problems[0].startswith("entry 9: entry_json does not match its authenticator")
+    assert not [p for p in problems if p.startswith("stored node")]
