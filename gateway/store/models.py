@@ -251,6 +251,8 @@ class LedgerNode(Base):
     read from here (``gateway.ledger.nodes``). Revision 0010."""
 
     __tablename__ = "ledger_nodes"
+    # Keyed by (level, idx) alone: on SQLite the row is stored in its primary key's B-tree.
+    __table_args__ = ({"sqlite_with_rowid": False},)
 
     level: Mapped[int] = mapped_column(Integer, primary_key=True)
     idx: Mapped[int] = mapped_column(BigInteger, primary_key=True)

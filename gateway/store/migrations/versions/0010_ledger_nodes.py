@@ -45,6 +45,7 @@ def upgrade() -> None:
         sa.Column("idx", sa.BigInteger(), nullable=False),
         sa.Column("hash", sa.LargeBinary(length=32), nullable=False),
         sa.PrimaryKeyConstraint("level", "idx", name=op.f("pk_ledger_nodes")),
+        sqlite_with_rowid=False,
     )
     _backfill(op.get_bind())
 
