@@ -6,9 +6,10 @@ ledger entry made durable before the answer leaves.
 Baseline, in the same run and server: ``GetCheckpoint``, the cheapest audited read (same TLS,
 policy and durable ledger entry, no query). The ratio says what the subject query adds.
 
-The ledger is filled directly (properly formed, authenticated and sequenced entries, a signed
-checkpoint of them all), since a million calls would take the better part of an hour here:
-``--people`` synthetic residents, their entries spread evenly and in random order.
+The ledger is filled directly (properly formed, authenticated and sequenced entries, their
+stored nodes, a signed checkpoint of them all), since a million calls would take the better
+part of an hour here: ``--people`` synthetic residents, their entries spread evenly and in
+random order.
 
 Target (DESIGN.md): p95 ≤ 50 ms over 1,000,000 entries.
 
@@ -40,7 +41,7 @@ from gateway.ledger.rfc9162 import CompactRange, leaf_hash
 from gateway.ledger.sequencer import STATE_ID
 from gateway.privacy.pseudonyms import pseudonym_for
 from gateway.store import Store
-from gateway.store.models import LedgerCheckpoint, LedgerEntry, LedgerState
+from gateway.store.models import LedgerCheckpoint, LedgerEntry, LedgerNode, LedgerState
 from gateway.synthetic import resident_id
 from gateway.workdir import init_workdir
 
@@ -74,6 +75,7 @@ def fill(config, entries: int, people: int, seed: int) -> list[str]:  # type: ig
     store.migrate()
     compact = CompactRange()
     batch: list[dict[str, object]] = []
+    nodes: list[dict[str, object]] = []
     with store.write() as s:
         for idx in range(entries):
             org = ORGS[idx % len(ORGS)]
@@ -99,7 +101,8 @@ def fill(config, entries: int, people: int, seed: int) -> list[str]:  # type: ig
             }
             entry = canonical_json(document).encode("utf-8")
             leaf = leaf_hash(entry)
-            compact.append(leaf)
+            for level, index, node in compact.append_nodes(leaf):
+                nodes.append({"level": level, "idx": index, "hash": node})
             batch.append(
                 {
                     "idx": idx,
@@ -119,9 +122,13 @@ def fill(config, entries: int, people: int, seed: int) -> list[str]:  # type: ig
             )
             if len(batch) == 20_000:
                 s.execute(insert(LedgerEntry), batch)
+                s.execute(insert(LedgerNode), nodes)
                 batch.clear()
+                nodes.clear()
         if batch:
             s.execute(insert(LedgerEntry), batch)
+        if nodes:
+            s.execute(insert(LedgerNode), nodes)
         root = compact.root()
         s.merge(
             LedgerState(

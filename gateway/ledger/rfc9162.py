@@ -91,6 +91,27 @@ class CompactRange:
             size >>= 1
         self._size += 1
 
+    def append_nodes(self, leaf: bytes) -> list[tuple[int, int, bytes]]:
+        """``append``, returning the interior nodes the leaf completes as (level, index, hash):
+        node (L, i) is MTH of leaves [i·2^L, (i+1)·2^L). Each merge of ``append`` is one."""
+        if len(leaf) != HASH_SIZE:
+            raise CompactRangeError(
+                f"expected a {HASH_SIZE}-byte leaf hash, found {len(leaf)} bytes"
+            )
+        position = self._size
+        hashes = self._hashes
+        hashes.append(leaf)
+        completed = []
+        size, level = position, 0
+        while size & 1:
+            right = hashes.pop()
+            hashes[-1] = node_hash(hashes[-1], right)
+            size >>= 1
+            level += 1
+            completed.append((level, position >> level, hashes[-1]))
+        self._size += 1
+        return completed
+
     def extend(self, leaves: Iterable[bytes]) -> None:
         for leaf in leaves:
             self.append(leaf)

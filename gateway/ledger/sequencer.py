@@ -10,16 +10,23 @@ gateway's back, or altered while queued) is moved to ``ledger_rejected_entries``
 never sequenced or signed; the entries queued after it are sequenced as usual. Before signing the
 sequencer checks that its state still matches the last signed checkpoint, so it never signs a
 tree inconsistent with an earlier one.
+
+In the same transaction the sequencer stores each complete subtree the new leaves finish
+(``ledger_nodes``, level ≥ 1; level 0 is the leaf hash), so the nodes never fall out of step with
+the leaves, and proofs and roots are computed from at most 2·log₂ n stored nodes read in one query
+(``gateway.ledger.nodes``) instead of from every leaf hash.
 """
 
 from __future__ import annotations
 
 import threading
+from collections import defaultdict
+from collections.abc import Sequence
 from typing import Any, NamedTuple, cast
 
 import structlog
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from sqlalchemy import Table, bindparam, delete, func, insert, select, update
+from sqlalchemy import Table, bindparam, delete, func, insert, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -28,22 +35,31 @@ from gateway.clock import Clock
 from gateway.errors import FailedPrecondition, InvalidArgument
 from gateway.ledger.authenticator import EntryAuthenticator
 from gateway.ledger.checkpoint import sign_checkpoint, verifier_key
-from gateway.ledger.rfc9162 import (
-    EMPTY_ROOT,
-    CompactRange,
-    ProofRangeError,
-    consistency_proof,
-    inclusion_proof,
-    leaf_hash,
+from gateway.ledger.nodes import (
+    Node,
+    consistency_ranges,
+    inclusion_ranges,
+    nodes_of,
+    range_hashes,
+    root_from_nodes,
+    root_nodes,
 )
+from gateway.ledger.rfc9162 import EMPTY_ROOT, CompactRange, ProofRangeError, leaf_hash
 from gateway.store import Store, StoreUnavailable
-from gateway.store.models import LedgerCheckpoint, LedgerEntry, LedgerRejectedEntry, LedgerState
+from gateway.store.models import (
+    LedgerCheckpoint,
+    LedgerEntry,
+    LedgerNode,
+    LedgerRejectedEntry,
+    LedgerState,
+)
 
 log = structlog.get_logger(__name__)
 
 STATE_ID = 1
 
 _ENTRIES = cast(Table, LedgerEntry.__table__)  # declarative tables are Tables
+_NODES = cast(Table, LedgerNode.__table__)
 _SET_POSITION = (
     update(_ENTRIES)
     .where(_ENTRIES.c.id == bindparam("row_id"))
@@ -118,6 +134,7 @@ class Ledger:
                 return Batch(0, 0)
             positions: list[dict[str, Any]] = []
             rejected: list[dict[str, Any]] = []
+            completed: list[dict[str, Any]] = []
             for row in queued:
                 entry = row.entry_json.encode("utf-8")
                 # The tree commits to the entry text itself; the stored hash must agree with it
@@ -128,7 +145,8 @@ class Ledger:
                     rejected.append(self._rejected(row, problem))
                     continue
                 position = compact.size
-                compact.append(leaf)
+                for level, index, node in compact.append_nodes(leaf):
+                    completed.append({"level": level, "idx": index, "hash": node})
                 positions.append(
                     {
                         "row_id": row.id,
@@ -144,6 +162,8 @@ class Ledger:
             if positions:
                 # Core executemany: the ORM's bulk UPDATE costs ~10x more per row here.
                 s.execute(_SET_POSITION, positions)
+                if completed:
+                    s.execute(_store_nodes(s), completed)
                 root = compact.root()
                 state.tree_size = compact.size
                 state.compact_range_json = compact.to_json()
@@ -198,16 +218,35 @@ class Ledger:
 
     def inclusion_proof(self, index: int, size: int) -> list[bytes]:
         """RFC 9162 inclusion proof of entry ``index`` in the tree of ``size`` (≤ the latest
-        checkpoint's size). Raises ProofRangeError (a ValueError) for positions out of range."""
+        checkpoint's size), from stored nodes. Raises ProofRangeError (a ValueError) for
+        positions out of range."""
+        return self.inclusion_proofs([index], size)[0]
+
+    def inclusion_proofs(self, indices: Sequence[int], size: int) -> list[list[bytes]]:
+        """``inclusion_proof`` of each of ``indices`` in the tree of ``size``: one read of the
+        nodes they all need."""
         with self._store.read() as s:
-            leaves = _leaf_hashes(s, size)
-        return inclusion_proof(leaves, index, size)
+            _check_signed(s, size)
+            plans = [inclusion_ranges(index, size) for index in indices]
+            stored = read_nodes(s, nodes_of(r for plan in plans for r in plan))
+        return [range_hashes(plan, stored) for plan in plans]
 
     def consistency_proof(self, old: int, new: int) -> list[bytes]:
-        """RFC 9162 consistency proof from the tree of ``old`` to the tree of ``new``."""
+        """RFC 9162 consistency proof from the tree of ``old`` to the tree of ``new``, from
+        stored nodes."""
         with self._store.read() as s:
-            leaves = _leaf_hashes(s, new)
-        return consistency_proof(leaves, old, new)
+            _check_signed(s, new)
+            ranges = consistency_ranges(old, new)
+            stored = read_nodes(s, nodes_of(ranges))
+        return range_hashes(ranges, stored)
+
+    def root(self, size: int) -> bytes:
+        """MTH of the first ``size`` entries (``size`` ≤ the latest checkpoint's), from stored
+        nodes: the root of any earlier tree, signed or not."""
+        with self._store.read() as s:
+            _check_signed(s, size)
+            stored = read_nodes(s, root_nodes(size))
+        return root_from_nodes(size, stored)
 
 
 def _rejection(authenticator: EntryAuthenticator, entry: bytes, leaf: bytes, row: Any) -> str:
@@ -252,6 +291,16 @@ def _check_state(s: Session, state: LedgerState, compact: CompactRange) -> None:
         raise LedgerStateError(
             f"expected the highest entry index to be {state.tree_size - 1}, found {top}"
         )
+    # The stored nodes at the tree's right edge must be the compact range: proofs are served
+    # from them, and new nodes are merged onto them.
+    if state.tree_size:
+        edge = sorted(root_nodes(state.tree_size), key=lambda n: n[1] << n[0])
+        stored = read_nodes(s, set(edge))
+        if tuple(stored[n] for n in edge) != compact.hashes:
+            raise LedgerStateError(
+                f"expected the stored nodes of the tree of size {state.tree_size} to match the "
+                "sequencer's compact range, found them different"
+            )
 
 
 def latest_checkpoint(s: Session) -> SignedCheckpoint | None:
@@ -263,22 +312,65 @@ def latest_checkpoint(s: Session) -> SignedCheckpoint | None:
     return SignedCheckpoint(row.note, row.tree_size, row.root_hash) if row else None
 
 
-def _leaf_hashes(s: Session, size: int) -> list[bytes]:
+def _check_signed(s: Session, size: int) -> None:
     latest = latest_checkpoint(s)
     signed = latest.size if latest else 0
     if not 0 < size <= signed:
         raise ProofRangeError(
             f"expected a tree size in [1, {signed}] (signed so far), found {size}"
         )
-    leaves = list(
-        s.scalars(
-            select(LedgerEntry.leaf_hash)
-            .where(LedgerEntry.idx.is_not(None), LedgerEntry.idx < size)
-            .order_by(LedgerEntry.idx)
-        )
-    )
-    if len(leaves) != size:
+
+
+def read_nodes(s: Session, wanted: set[Node]) -> dict[Node, bytes]:
+    """The stored hashes of ``wanted`` nodes in one query: level 0 from the sequenced entries'
+    leaf hashes, higher levels from ``ledger_nodes`` (by primary key). A node missing is a
+    LedgerStateError: the nodes of a signed tree are written with its leaves."""
+    if not wanted:
+        return {}
+    by_level: dict[int, list[int]] = defaultdict(list)
+    for level, index in wanted:
+        by_level[int(level)].append(int(index))
+    # SQL of placeholders only, every value bound: building the equivalent SQLAlchemy
+    # expression costs several times the query itself at a proof's ~20 nodes.
+    params: dict[str, int] = {}
+
+    def _in(values: list[int]) -> str:
+        names = []
+        for value in sorted(values):
+            names.append(f"v{len(params)}")
+            params[names[-1]] = value
+        return ", ".join(f":{n}" for n in names)
+
+    parts = []
+    leaves = by_level.pop(0, None)
+    if leaves:
+        select_leaves = "SELECT 0 AS level, idx, leaf_hash AS hash FROM ledger_entries WHERE"
+        parts.append(f"{select_leaves} idx IN ({_in(leaves)})")
+    if by_level:
+        where = []
+        for level, indices in sorted(by_level.items()):
+            params[f"l{level}"] = level
+            where.append(f"(level = :l{level} AND idx IN ({_in(indices)}))")
+        select_nodes = "SELECT level, idx, hash FROM ledger_nodes WHERE"
+        parts.append(f"{select_nodes} {' OR '.join(where)}")
+    rows = s.execute(text(" UNION ALL ".join(parts)), params)
+    found = {(int(level), int(index)): bytes(digest) for level, index, digest in rows}
+    missing = wanted - found.keys()
+    if missing:
+        level, index = min(missing)
         raise LedgerStateError(
-            f"expected {size} sequenced entries below {size}, found {len(leaves)}"
+            f"expected stored node (level {level}, index {index}) (leaves {index << level}.."
+            f"{((index + 1) << level) - 1}), found none: {len(missing)} of {len(wanted)} "
+            "nodes missing"
         )
-    return leaves
+    return found
+
+
+def _store_nodes(s: Session) -> Any:
+    """INSERT of completed nodes. A node already stored at that place can only be left from a
+    tree the store no longer holds (restored from before it): the new hash replaces it."""
+    insert_ = pg_insert if s.get_bind().dialect.name == "postgresql" else sqlite_insert
+    statement = insert_(_NODES)  # Core, not the ORM entity: its bulk path costs ~3x more here
+    return statement.on_conflict_do_update(
+        index_elements=["level", "idx"], set_={"hash": statement.excluded.hash}
+    )

@@ -8,11 +8,13 @@ position tag names an entry that is not the one the sequencer put at that index 
 insertion, a renumbering). Entries still queued and rows the sequencer rejected are reported
 too. Given a checkpoint the officer kept earlier, ``verify`` also proves with an RFC 9162
 consistency proof (§2.1.4) that the current tree extends it, so a store rolled back to an
-earlier state, or rewritten into a fork, fails.
+earlier state, or rewritten into a fork, fails. The stored complete subtrees that proofs are
+served from (``ledger_nodes``) are recomputed too: a node that disagrees with the entries is named.
 """
 
 from __future__ import annotations
 
+import bisect
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -34,7 +36,13 @@ from gateway.ledger.rfc9162 import (
 )
 from gateway.ledger.sequencer import STATE_ID
 from gateway.store import Store
-from gateway.store.models import LedgerCheckpoint, LedgerEntry, LedgerRejectedEntry, LedgerState
+from gateway.store.models import (
+    LedgerCheckpoint,
+    LedgerEntry,
+    LedgerNode,
+    LedgerRejectedEntry,
+    LedgerState,
+)
 
 _MAX_PROBLEMS = 1000  # a wholesale rewrite would otherwise produce one line per entry
 _READ_BATCH = 5000
@@ -106,6 +114,53 @@ class _CheckpointAudit:
         return self._pending[self._next :]
 
 
+class _NodeAudit:
+    """Compares the nodes the recomputed tree completes with the stored ones, a window of
+    entries at a time: each level's nodes of a window are one range of its primary key."""
+
+    def __init__(self, session: Session, problems: _Problems) -> None:
+        self._session = session
+        self._problems = problems
+        self._pending: list[tuple[int, int, bytes]] = []
+        self.checked = 0
+        self.named: list[int] = []  # entries already named as altered, in index order
+
+    def add(self, nodes: list[tuple[int, int, bytes]]) -> None:
+        self._pending.extend(nodes)
+        if len(self._pending) >= _READ_BATCH:
+            self.flush()
+
+    def flush(self) -> None:
+        by_level: dict[int, dict[int, bytes]] = {}
+        for level, index, digest in self._pending:
+            by_level.setdefault(level, {})[index] = digest
+        self._pending.clear()
+        for level, expected in sorted(by_level.items()):
+            stored = dict(
+                self._session.execute(
+                    select(LedgerNode.idx, LedgerNode.hash).where(
+                        LedgerNode.level == level,
+                        LedgerNode.idx >= min(expected),
+                        LedgerNode.idx <= max(expected),
+                    )
+                ).all()
+            )
+            for index, digest in sorted(expected.items()):
+                self.checked += 1
+                found = stored.get(index)
+                first, last = index << level, ((index + 1) << level) - 1
+                # A node over an entry already named differs because of it: said once, there.
+                at = bisect.bisect_left(self.named, first)
+                if at < len(self.named) and self.named[at] <= last:
+                    continue
+                if found is None or bytes(found) != digest:
+                    state = "missing" if found is None else "does not match the entries"
+                    self._problems.add(
+                        f"stored node (level {level}, index {index}) over entries {first}..{last}: "
+                        f"{state}; proofs served from it would not verify"
+                    )
+
+
 def _entry_problems(
     idx: int, row: Any, entry: bytes, leaf: bytes, authenticator: EntryAuthenticator
 ) -> Iterator[str]:
@@ -174,6 +229,7 @@ def verify(
         ]
         audit = _CheckpointAudit(checkpoints, vkey, problems)
         audit.reached(compact)
+        nodes = _NodeAudit(s, problems)
         state = s.get(LedgerState, STATE_ID)
         rows = s.execute(
             select(
@@ -203,11 +259,16 @@ def verify(
             leaf = leaf_hash(entry)
             for problem in _entry_problems(idx, row, entry, leaf, authenticator):
                 problems.add(problem)
-            compact.append(leaf)
+                if not nodes.named or nodes.named[-1] != idx:
+                    nodes.named.append(idx)
+            completed = compact.append_nodes(leaf)
             if leaves is not None:
                 leaves.append(leaf)
             if missing_from is None:
                 audit.reached(compact)
+                # Past a gap the recomputed tree is not the stored one: nothing to compare.
+                nodes.add(completed)
+        nodes.flush()
         size = expected
         root = compact.root()
         for cp in audit.unreached():

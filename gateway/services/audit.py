@@ -98,9 +98,16 @@ class AuditService(Servicer, audit_pb2_grpc.AuditServiceServicer):
             published = call.app.publisher.published(session)
             if published is not None:
                 response.checkpoint.CopyFrom(_checkpoint_message(published))
-                for entry in response.entries:
-                    if 0 <= entry.index < published.size:
-                        entry.inclusion.CopyFrom(_inclusion(call, entry.index, published.size))
+                size = published.size
+                proven = [e for e in response.entries if 0 <= e.index < size]
+                # The page's proofs from one read of the stored nodes they need.
+                proofs = call.app.ledger.inclusion_proofs([e.index for e in proven], size)
+                for entry, proof in zip(proven, proofs, strict=True):
+                    entry.inclusion.CopyFrom(
+                        audit_pb2.InclusionProof(
+                            index=entry.index, tree_size=size, hashes=[_b64(h) for h in proof]
+                        )
+                    )
         return response
 
     async def GetCheckpoint(
@@ -211,11 +218,6 @@ def _checkpoint_message(published: PublishedCheckpoint) -> audit_pb2.Checkpoint:
         root_hash=_b64(published.root),
         cosigned_by=list(published.cosigned_by),
     )
-
-
-def _inclusion(call: Call, index: int, size: int) -> audit_pb2.InclusionProof:
-    proof = call.app.ledger.inclusion_proof(index, size)
-    return audit_pb2.InclusionProof(index=index, tree_size=size, hashes=[_b64(h) for h in proof])
 
 
 def _person_resource(session: Session, call: Call, resident_id: str) -> dict[str, Any]:

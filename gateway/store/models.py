@@ -244,6 +244,21 @@ class LedgerState(Base):
     root_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
 
 
+class LedgerNode(Base):
+    """A complete subtree of the ledger's Merkle tree at level ≥ 1: the hash of leaves
+    [idx·2^level, (idx+1)·2^level) (level 0 is ``LedgerEntry.leaf_hash``). Written by the
+    sequencer in the transaction that sequences its last leaf, never changed after; proofs are
+    read from here (``gateway.ledger.nodes``). Revision 0010."""
+
+    __tablename__ = "ledger_nodes"
+    # Keyed by (level, idx) alone: on SQLite the row is stored in its primary key's B-tree.
+    __table_args__ = ({"sqlite_with_rowid": False},)
+
+    level: Mapped[int] = mapped_column(Integer, primary_key=True)
+    idx: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+
+
 class LedgerCheckpoint(Base):
     __tablename__ = "ledger_checkpoints"
 
