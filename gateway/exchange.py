@@ -71,6 +71,14 @@ class Facts:
     fields_released: tuple[tuple[str, str], ...] = ()
     # The policy's flags on the call (integrity, guardian consent, ...), written into its entry.
     flags: tuple[str, ...] = ()
+    # What compliance is told about a flag beside the entry (``ledger_flags.detail``), by flag.
+    flag_details: dict[str, str] = field(default_factory=dict)
+
+    def flag(self, name: str, detail: str = "") -> None:
+        """Add a flag found by the gateway itself (a detector needing history)."""
+        self.flags = tuple(sorted({*self.flags, name}))
+        if detail:
+            self.flag_details[name] = detail
 
 
 @dataclass
@@ -325,6 +333,7 @@ def exchange_of(call: Call, outcome: str, reason: str, response: Message | None)
         bundle_revision=f.bundle_revision,
         fields_released=f.fields_released if outcome == "OK" else (),
         flags=f.flags,
+        flag_details=tuple(sorted((k, v) for k, v in f.flag_details.items() if k in f.flags)),
         outcome=outcome,
         reason=reason,
         request_digest=digest(call.request) if call.request is not _EMPTY else "",

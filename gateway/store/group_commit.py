@@ -59,6 +59,10 @@ _RESOLVE_POLL_S = 0.1
 
 # A row to insert with a batch: the table, and the row's values by column name.
 Insert = tuple[Table, dict[str, Any]]
+# A row may carry, under this key, rows that need its generated primary key: a list of
+# (table, column, rows); each of those rows is inserted after it with that key in ``column``
+# (a ledger entry's flags in ``ledger_flags``). The key itself is not a column.
+CHILDREN = "__children__"
 
 
 @dataclass(eq=False)
@@ -354,7 +358,23 @@ def _insert_rows(session: Session, units: list[_Unit]) -> None:
     if not by_table:
         return
     conn = session.connection()
+    children: dict[Table, list[dict[str, Any]]] = {}
     for table, rows in by_table.items():
+        if not any(CHILDREN in row for row in rows):
+            conn.execute(insert(table), rows)
+            continue
+        # Rows with children (rare: a flagged entry): one statement still, returning the keys
+        # in the rows' order. The rows are left as they are, for a batch run again.
+        (key,) = table.primary_key.columns
+        plain = [{k: v for k, v in row.items() if k != CHILDREN} for row in rows]
+        statement = insert(table).returning(key, sort_by_parameter_order=True)
+        keys = conn.execute(statement, plain).scalars().all()
+        for row, value in zip(rows, keys, strict=True):
+            for child_table, column, child_rows in row.get(CHILDREN, ()):
+                children.setdefault(child_table, []).extend(
+                    {**child, column: value} for child in child_rows
+                )
+    for table, rows in children.items():
         conn.execute(insert(table), rows)
 
 
