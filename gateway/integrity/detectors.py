@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -104,6 +104,18 @@ def count_call(session: Session, call: Call, calls: int = 1) -> None:
         _bump(s, org, actor, _DAY, today, calls)
 
     call.defer(write)
+
+
+def purge_buckets(session: Session, now_ns: int, window_s: int) -> int:
+    """Drop the short buckets no window reaches any more (the sweep's housekeeping); the day
+    rows are the actors' history and stay. Returns how many went."""
+    result = session.execute(
+        delete(ActorCallCount).where(
+            ActorCallCount.span == _BUCKET,
+            ActorCallCount.start_ns <= now_ns - window_s * NS_PER_SECOND,
+        )
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
 
 
 def _bump(session: Session, org: str, actor: str, span: str, start_ns: int, calls: int) -> None:

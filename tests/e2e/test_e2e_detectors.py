@@ -24,7 +24,8 @@ from sqlalchemy import select
 from aidbridge.v1 import cases_pb2, common_pb2, consents_pb2, integrity_pb2, referrals_pb2
 from gateway.clock import NS_PER_DAY, NS_PER_SECOND, FixedClock
 from gateway.services.convert import timestamp
-from gateway.store.models import LedgerEntry
+from gateway.store.models import ActorCallCount, LedgerEntry
+from gateway.sweeps import sweep
 from gateway.workdir import init_workdir
 from tests.conftest import fresh_postgres_url, start_gateway
 from tests.e2e.flow import CHARITY_A, CHARITY_B, COMPLIANCE, GOV, PURPOSE, adults, consent_message
@@ -242,6 +243,21 @@ def test_a_volume_spike_against_the_actors_own_history_flags_the_call_that_cross
     assert resolved.resolved
     assert resolved.details["volume-spike"] == listed[0].details["volume-spike"]
     assert [f.actor for f in _listed(gw, "volume-spike")] == ["staff-017"]
+
+    # The sweep drops the short buckets no window reaches; the days stay as history.
+    sweep(gw.app)
+    with gw.app.store.read() as session:
+        rows = list(session.scalars(select(ActorCallCount)))
+    assert {r.start_ns for r in rows if r.span == "b"} == {today + 2 * HOUR}
+    days = {(r.actor, r.start_ns): r.calls for r in rows if r.span == "d"}
+    first = START - 8 * HOUR
+    assert days == {
+        ("cw-007", first): 1,  # the referral: referrals count too
+        ("staff-017", first): 16,
+        ("staff-017", first + NS_PER_DAY): 16,
+        ("staff-017", first + 2 * NS_PER_DAY): 11,
+        ("staff-018", first + 2 * NS_PER_DAY): 6,
+    }
 
 
 # --- duplicate-help -----------------------------------------------------------------------------
