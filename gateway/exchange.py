@@ -90,6 +90,9 @@ class Call:
     facts: Facts = field(default_factory=Facts)
     now_ns: int = 0
     deferred: list[Callable[[Session], object]] = field(default_factory=list)
+    # Rows computed by the handler to insert with the call's ledger entry (counters: see
+    # ``group_commit.Counter``); kept only if the call succeeds.
+    inserts: list[Insert] = field(default_factory=list)
     # The monotonic instant by which the store must have taken the call's write (its bound).
     deadline: float = 0.0
 
@@ -160,9 +163,14 @@ def run_exchange(call: Call, handler: Callable[[Session, Call], M]) -> M:
     inserts: list[Insert] = []
 
     def unit(session: Session) -> M:
+        # A unit run again (its batch failed) starts from scratch: what the handler registered
+        # the first time must not be applied twice.
+        call.deferred.clear()
+        call.inserts.clear()
         response = handler(session, call)
         _apply_deferred(session, call)
         inserts.append(_ledger_row(call, exchange_of(call, "OK", "", response)))
+        inserts.extend(call.inserts)
         return response
 
     def run() -> M:
@@ -183,7 +191,7 @@ def run_read_exchange(call: Call, handler: Callable[[Session, Call], M]) -> M:
         row = _ledger_row(call, exchange_of(call, "OK", "", response))
         deferred = call.deferred
         unit = (lambda session: _apply_deferred(session, call)) if deferred else None
-        call.app.writer.submit(unit, inserts=[row], deadline=call.deadline)
+        call.app.writer.submit(unit, inserts=[row, *call.inserts], deadline=call.deadline)
         return response
 
     return _guarded(call, run)

@@ -7,10 +7,11 @@ and in ``ledger_flags``, with what only compliance is told beside it.
   above its own history — at least ``volume_floor`` calls (so a new actor is not flagged at its
   third call) and more than ``volume_ratio`` times its mean per day over the last
   ``volume_history_days`` days before today (the days since its first call, if fewer). Counted in
-  ``actor_call_counts`` (a short bucket and a day row per actor, written with the call), read by
-  primary key: a handful of rows, never the ledger. The call that takes the count over the line
-  is flagged, not every call after it; a count that falls back and crosses again is flagged
-  again. Times are the gateway clock's (``call.now_ns``), days UTC.
+  ``actor_call_counts`` (a short bucket and a day row per actor, added by the group commit's
+  upsert with the call's ledger entry), read in one statement over the actor's own rows (the
+  buckets of the window, a row per day it worked), never the ledger. The call that takes the
+  count over the line is flagged, not every call after it; a count that falls back and crosses
+  again is flagged again. Times are the gateway clock's (``call.now_ns``), days UTC.
 - ``duplicate-help``: help recorded for a person whom another charity helped with the same kind
   of help for the same hardship within ``duplicate_help_days`` (either side of the delivery),
   found through the gateway's keyed index of the person (``cases.subject_index``), so no
@@ -22,13 +23,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import delete, func, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import bindparam, delete, func, select
 from sqlalchemy.orm import Session
 
 from gateway.clock import NS_PER_DAY, NS_PER_SECOND
 from gateway.exchange import Call
+from gateway.store.group_commit import Counter
 from gateway.store.models import ActorCallCount, Case, HelpRecord, Referral
 
 VOLUME_SPIKE = "volume-spike"
@@ -43,48 +43,67 @@ COUNTED = frozenset(
         "aidbridge.v1.CaseService/StreamCaseSummaries",
     }
 )
+COUNTS = Counter(ActorCallCount.__table__, "calls")  # type: ignore[arg-type]
 _BUCKET = "b"
 _DAY = "d"
 # At most this many other help records are named in a duplicate's detail.
 _NAMED = 20
 
 
+def _counts_of_actor() -> Any:
+    """Built once (a statement built per call costs more than running it): three range reads
+    of the primary key (org, actor, span, start_ns) in one statement."""
+    t = ActorCallCount
+    mine = (t.org == bindparam("org"), t.actor == bindparam("actor"))
+    recent = select(func.coalesce(func.sum(t.calls), 0)).where(
+        *mine, t.span == _BUCKET, t.start_ns > bindparam("window_start")
+    )
+    history = select(func.coalesce(func.sum(t.calls), 0)).where(
+        *mine,
+        t.span == _DAY,
+        t.start_ns >= bindparam("history_start"),
+        t.start_ns < bindparam("today"),
+    )
+    first_day = select(func.min(t.start_ns)).where(*mine, t.span == _DAY)
+    return select(recent.scalar_subquery(), history.scalar_subquery(), first_day.scalar_subquery())
+
+
+_COUNTS_OF_ACTOR = _counts_of_actor()
+
+
 def count_call(session: Session, call: Call, calls: int = 1) -> None:
     """Count ``calls`` releases or referrals of the call's actor, flag the call if they take the
-    actor over its spike line, and register the count's write with the call's (``call.defer``:
-    a refused call counts nothing)."""
+    actor over its spike line, and add the counts to the rows the call inserts with its ledger
+    entry (``call.inserts``: a refused call counts nothing, and a pull stays a call with no
+    write of its own)."""
     if calls <= 0 or call.method not in COUNTED:
         return
     config = call.app.config
     org, actor, now = call.caller.org, call.caller.actor, call.now_ns
     bucket_ns = config.volume_bucket_s * NS_PER_SECOND
-    window_ns = config.volume_window_s * NS_PER_SECOND
+    window_start = now - config.volume_window_s * NS_PER_SECOND
     today = now - now % NS_PER_DAY
-    mine = (ActorCallCount.org == org, ActorCallCount.actor == actor)
-    recent = session.scalar(
-        select(func.coalesce(func.sum(ActorCallCount.calls), 0)).where(
-            *mine, ActorCallCount.span == _BUCKET, ActorCallCount.start_ns > now - window_ns
-        )
-    )
-    first_day = session.scalar(
-        select(func.min(ActorCallCount.start_ns)).where(*mine, ActorCallCount.span == _DAY)
-    )
     history_start = today - config.volume_history_days * NS_PER_DAY
-    history = session.scalar(
-        select(func.coalesce(func.sum(ActorCallCount.calls), 0)).where(
-            *mine,
-            ActorCallCount.span == _DAY,
-            ActorCallCount.start_ns >= history_start,
-            ActorCallCount.start_ns < today,
+    # The window's count, the history's, and the actor's first day: one statement.
+    recent, history, first_day = (
+        session.connection()
+        .execute(
+            _COUNTS_OF_ACTOR,
+            {
+                "org": org,
+                "actor": actor,
+                "window_start": window_start,
+                "history_start": history_start,
+                "today": today,
+            },
         )
+        .one()
     )
     days = 0
     if first_day is not None and first_day < today:
-        days = min(
-            config.volume_history_days, (today - max(first_day, history_start)) // NS_PER_DAY
-        )
-    mean = int(history or 0) / days if days else 0.0
-    before = int(recent or 0)
+        days = (today - max(int(first_day), history_start)) // NS_PER_DAY
+    mean = int(history) / days if days else 0.0
+    before = int(recent)
     after = before + calls
 
     def spiking(n: int) -> bool:
@@ -97,13 +116,19 @@ def count_call(session: Session, call: Call, calls: int = 1) -> None:
             f"mean {mean:.1f} a day over {days} day(s) (floor {config.volume_floor}, ratio "
             f"{config.volume_ratio:g})",
         )
-    bucket = now - now % bucket_ns
-
-    def write(s: Session) -> None:
-        _bump(s, org, actor, _BUCKET, bucket, calls)
-        _bump(s, org, actor, _DAY, today, calls)
-
-    call.defer(write)
+    for row_span, row_start in ((_BUCKET, now - now % bucket_ns), (_DAY, today)):
+        call.inserts.append(
+            (
+                COUNTS,
+                {
+                    "org": org,
+                    "actor": actor,
+                    "span": row_span,
+                    "start_ns": row_start,
+                    "calls": calls,
+                },
+            )
+        )
 
 
 def purge_buckets(session: Session, now_ns: int, window_s: int) -> int:
@@ -116,20 +141,6 @@ def purge_buckets(session: Session, now_ns: int, window_s: int) -> int:
         )
     )
     return int(getattr(result, "rowcount", 0) or 0)
-
-
-def _bump(session: Session, org: str, actor: str, span: str, start_ns: int, calls: int) -> None:
-    dialect = session.get_bind().dialect.name
-    insert: Any = sqlite_insert if dialect == "sqlite" else pg_insert
-    statement = insert(ActorCallCount).values(
-        org=org, actor=actor, span=span, start_ns=start_ns, calls=calls
-    )
-    session.execute(
-        statement.on_conflict_do_update(
-            index_elements=["org", "actor", "span", "start_ns"],
-            set_={"calls": ActorCallCount.calls + calls},
-        )
-    )
 
 
 def check_duplicate_help(
