@@ -51,6 +51,7 @@ def gw(request, tmp_path):  # type: ignore[no-untyped-def]
         volume_floor=6,
         volume_history_days=2,
         volume_ratio=0.5,
+        release_k=1,  # a stream of a few people sends every summary (k-anonymity has its tests)
     )
     clock = FixedClock(START)
     for running in start_gateway(config, clock=clock):
@@ -258,6 +259,32 @@ def test_a_volume_spike_against_the_actors_own_history_flags_the_call_that_cross
         ("staff-017", first + 2 * NS_PER_DAY): 11,
         ("staff-018", first + 2 * NS_PER_DAY): 6,
     }
+
+
+def test_a_stream_counts_every_summary_it_sends_and_its_page_carries_the_spike(gw) -> None:  # type: ignore[no-untyped-def]
+    gov = gw.client(GOV, actor="cw-007")
+    charity = gw.client(CHARITY_A, actor="staff-019")
+    for n, person in enumerate(adults(7, seed=54)):
+        _refer(gov, _case(gov, person, f"s{n}"), CHARITY_A, f"s{n}")
+    gw.clock.set(START + MINUTE)
+    sent = list(
+        charity.cases.StreamCaseSummaries(cases_pb2.StreamCaseSummariesRequest(purpose=PURPOSE))
+    )
+    assert len(sent) == 7
+    # One page: its entry carries the flag (7 summaries, a new actor, floor 6); the summaries'
+    # own entries do not.
+    (page,) = _entries(gw, "aidbridge.v1.CaseService/StreamCaseSummaries", actor="staff-019")
+    assert page[:2] == ("OK", ["volume-spike"])
+    summaries = _entries(gw, "aidbridge.v1.CaseService/StreamCaseSummaries/summary")
+    assert [flags for _, flags, _ in summaries] == [[]] * 7
+    # The caseworker's seven referrals in the minute are a spike of their own (floor 6).
+    listed = _listed(gw, "volume-spike")
+    assert [(f.actor, f.method) for f in listed] == [
+        ("staff-019", "aidbridge.v1.CaseService/StreamCaseSummaries"),
+        ("cw-007", "aidbridge.v1.ReferralService/CreateReferral"),
+    ]
+    assert listed[0].details["volume-spike"].startswith("7 releases and referrals")
+    assert listed[1].details["volume-spike"].startswith("6 releases and referrals")
 
 
 # --- duplicate-help -----------------------------------------------------------------------------
