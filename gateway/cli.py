@@ -810,6 +810,9 @@ def audit_report(
 @audit_app.command("flags")
 def audit_flags(
     open_only: bool = typer.Option(False, "--open", help="Only flags not yet resolved."),
+    flag_name: str = typer.Option(
+        "", "--flag", help="Only entries carrying this flag (e.g. volume-spike)."
+    ),
     limit: int = typer.Option(100, "--limit", help="At most this many, newest first (1-500)."),
     caller: str = CALLER_ORG,
     actor: str = CALLER_ACTOR,
@@ -826,7 +829,7 @@ def audit_flags(
     with _audit_client(work, target, caller, actor) as client:
         response = _call(
             client.integrity.ListFlags,
-            integrity_pb2.ListFlagsRequest(open_only=open_only, limit=limit),
+            integrity_pb2.ListFlagsRequest(open_only=open_only, limit=limit, flag=flag_name),
         )
     for flag in response.flags:
         row = {
@@ -838,6 +841,7 @@ def audit_flags(
             "method": flag.method,
             "outcome": flag.outcome,
             "flags": list(flag.flags),
+            "details": dict(flag.details),
             "resolved": flag.resolved,
             "resolution_note": flag.resolution_note,
             "resolved_by": flag.resolved_by,

@@ -71,6 +71,17 @@ class Config:
     witness_quorum: int = 0
     witness_interval_s: float = 1.0
     witness_timeout_s: float = 2.0
+    # Integrity detectors (gateway.integrity.detectors). volume-spike: an actor's releases and
+    # referrals in the last ``volume_window_s`` (counted in buckets of ``volume_bucket_s``) are at
+    # least ``volume_floor`` and more than ``volume_ratio`` times its mean per day over the last
+    # ``volume_history_days`` days before today. duplicate-help: another charity's help of the
+    # same kind for the same hardship delivered to the same person within this many days.
+    volume_window_s: int = 3600
+    volume_bucket_s: int = 300
+    volume_history_days: int = 7
+    volume_floor: int = 20
+    volume_ratio: float = 0.5
+    duplicate_help_days: int = 30
 
     # Paths derived from the working directory.
     @property
@@ -128,10 +139,35 @@ def load_config(work_dir: Path | str, **overrides: Any) -> Config:
             f"setting witness_quorum: expected 0 to {len(config.witnesses)} (the witnesses "
             f"configured), found {config.witness_quorum}"
         )
+    _check_detectors(config)
     names = [w.name for w in config.witnesses]
     if len(set(names)) != len(names):
         raise ConfigError("setting witnesses: two witnesses share a name")
     return config
+
+
+def _check_detectors(config: Config) -> None:
+    for name in (
+        "volume_window_s",
+        "volume_bucket_s",
+        "volume_history_days",
+        "volume_floor",
+        "duplicate_help_days",
+    ):
+        if getattr(config, name) < 1:
+            raise ConfigError(f"setting {name}: expected 1 or more, found {getattr(config, name)}")
+    if not config.volume_ratio > 0:
+        raise ConfigError(f"setting volume_ratio: expected > 0, found {config.volume_ratio!r}")
+    if config.volume_window_s % config.volume_bucket_s:
+        raise ConfigError(
+            f"setting volume_window_s: expected a multiple of volume_bucket_s "
+            f"({config.volume_bucket_s}), found {config.volume_window_s}"
+        )
+    if config.volume_window_s > 86_400:
+        raise ConfigError(
+            f"setting volume_window_s: expected at most a day (86400), "
+            f"found {config.volume_window_s}"
+        )
 
 
 def _witnesses(value: Any) -> tuple[WitnessEndpoint, ...]:

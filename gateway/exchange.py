@@ -71,6 +71,14 @@ class Facts:
     fields_released: tuple[tuple[str, str], ...] = ()
     # The policy's flags on the call (integrity, guardian consent, ...), written into its entry.
     flags: tuple[str, ...] = ()
+    # What compliance is told about a flag beside the entry (``ledger_flags.detail``), by flag.
+    flag_details: dict[str, str] = field(default_factory=dict)
+
+    def flag(self, name: str, detail: str = "") -> None:
+        """Add a flag found by the gateway itself (a detector needing history)."""
+        self.flags = tuple(sorted({*self.flags, name}))
+        if detail:
+            self.flag_details[name] = detail
 
 
 @dataclass
@@ -82,6 +90,9 @@ class Call:
     facts: Facts = field(default_factory=Facts)
     now_ns: int = 0
     deferred: list[Callable[[Session], object]] = field(default_factory=list)
+    # Rows computed by the handler to insert with the call's ledger entry (counters: see
+    # ``group_commit.Counter``); kept only if the call succeeds.
+    inserts: list[Insert] = field(default_factory=list)
     # The monotonic instant by which the store must have taken the call's write (its bound).
     deadline: float = 0.0
 
@@ -152,9 +163,14 @@ def run_exchange(call: Call, handler: Callable[[Session, Call], M]) -> M:
     inserts: list[Insert] = []
 
     def unit(session: Session) -> M:
+        # A unit run again (its batch failed) starts from scratch: what the handler registered
+        # the first time must not be applied twice.
+        call.deferred.clear()
+        call.inserts.clear()
         response = handler(session, call)
         _apply_deferred(session, call)
         inserts.append(_ledger_row(call, exchange_of(call, "OK", "", response)))
+        inserts.extend(call.inserts)
         return response
 
     def run() -> M:
@@ -175,7 +191,7 @@ def run_read_exchange(call: Call, handler: Callable[[Session, Call], M]) -> M:
         row = _ledger_row(call, exchange_of(call, "OK", "", response))
         deferred = call.deferred
         unit = (lambda session: _apply_deferred(session, call)) if deferred else None
-        call.app.writer.submit(unit, inserts=[row], deadline=call.deadline)
+        call.app.writer.submit(unit, inserts=[row, *call.inserts], deadline=call.deadline)
         return response
 
     return _guarded(call, run)
@@ -325,6 +341,7 @@ def exchange_of(call: Call, outcome: str, reason: str, response: Message | None)
         bundle_revision=f.bundle_revision,
         fields_released=f.fields_released if outcome == "OK" else (),
         flags=f.flags,
+        flag_details=tuple(sorted((k, v) for k, v in f.flag_details.items() if k in f.flags)),
         outcome=outcome,
         reason=reason,
         request_digest=digest(call.request) if call.request is not _EMPTY else "",

@@ -1,6 +1,7 @@
 """Periodic housekeeping beside the calls: consents past their validity get their ``expired``
-event (enforcement never waits for it: every call checks the clock), and referrals nobody acted
-on by their respond-by time become ``expired``.
+event (enforcement never waits for it: every call checks the clock), referrals nobody acted
+on by their respond-by time become ``expired``, and the volume-spike detector's short buckets
+that no window reaches any more are dropped.
 
 Each expiry writes its own ledger entry (``gateway.ledger.system``) in the sweep's transaction:
 one per consent (``aidbridge.system/ExpireConsent``) and one per referral
@@ -18,6 +19,7 @@ from gateway import cases
 from gateway.app import Gateway
 from gateway.consent import repository as consents
 from gateway.consent.model import EXPIRED
+from gateway.integrity import detectors
 from gateway.ledger import system
 from gateway.ledger.entry import append
 from gateway.referrals import repository as referral_store
@@ -84,6 +86,7 @@ def sweep(app: Gateway) -> SweepResult:
                 ),
                 app.ledger.authenticator,
             )
+        detectors.purge_buckets(session, now, app.config.volume_window_s)
     return SweepResult(expired_consents, len(expired_referrals))
 
 

@@ -1,26 +1,27 @@
-"""Open flags: the ledger entries whose policy decision carried flags, and their resolutions.
+"""Open flags: the ledger entries whose call carried flags, and their resolutions.
 
-A flag is read from the entry itself (its ``flags`` member, written by
-``gateway.ledger.entry``), so what a supervisor sees is what the tree commits to; a resolution is
-kept beside it, one per entry, with the supervisor's note.
+Every flag of an entry has a row in ``ledger_flags`` written in the same insert as the entry
+(``gateway.ledger.entry.prepared_row``), so listing flags reads that index, never the entries'
+text. What a flag *is* is still read from the entry itself (its ``flags`` member), so what a
+supervisor sees is what the tree commits to; beside it, ``ledger_flags.detail`` says what only
+compliance is told (the other help records of a duplicate, the counts behind a spike). A
+resolution is kept beside the entry, one per entry, with the supervisor's note.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from gateway import errors
-from gateway.store.models import FlagResolution, LedgerEntry
+from gateway.store.models import FlagResolution, LedgerEntry, LedgerFlag
 
 MAX_LIMIT = 500
 DEFAULT_LIMIT = 100
 _PREFIX = "flag-"
-# Entries carry "flags" only when there are some (canonical JSON, sorted keys, no spaces).
-_MARK = '%"flags":[%'
 
 
 @dataclass(frozen=True)
@@ -35,26 +36,41 @@ class FlagView:
     flags: tuple[str, ...]
     note: str = ""
     resolved_by: str = ""
+    details: dict[str, str] = field(default_factory=dict)
 
     @property
     def resolved(self) -> bool:
         return bool(self.resolved_by)
 
 
-def list_flags(session: Session, *, open_only: bool, limit: int) -> list[FlagView]:
-    """Flagged entries, newest first."""
+def list_flags(session: Session, *, open_only: bool, limit: int, flag: str = "") -> list[FlagView]:
+    """Flagged entries, newest first; ``flag`` keeps only entries carrying that flag."""
     if limit < 0 or limit > MAX_LIMIT:
         raise errors.InvalidArgument(f"limit must be between 0 and {MAX_LIMIT}", field="limit")
-    query = (
-        select(LedgerEntry, FlagResolution)
-        .outerjoin(FlagResolution, FlagResolution.entry_id == LedgerEntry.id)
-        .where(LedgerEntry.entry_json.like(_MARK))
-        .order_by(LedgerEntry.id.desc())
+    ids = (
+        select(LedgerFlag.entry_id)
+        .distinct()
+        .order_by(LedgerFlag.entry_id.desc())
         .limit(limit or DEFAULT_LIMIT)
     )
     if open_only:
-        query = query.where(FlagResolution.entry_id.is_(None))
-    return [_view(entry, resolution) for entry, resolution in session.execute(query).all()]
+        ids = ids.where(LedgerFlag.resolved.is_(False))
+    if flag:
+        ids = ids.where(LedgerFlag.flag == flag)
+    entry_ids = list(session.scalars(ids))
+    if not entry_ids:
+        return []
+    rows = session.execute(
+        select(LedgerEntry, FlagResolution)
+        .outerjoin(FlagResolution, FlagResolution.entry_id == LedgerEntry.id)
+        .where(LedgerEntry.id.in_(entry_ids))
+        .order_by(LedgerEntry.id.desc())
+    ).all()
+    details: dict[int, dict[str, str]] = {}
+    for row in session.scalars(select(LedgerFlag).where(LedgerFlag.entry_id.in_(entry_ids))):
+        if row.detail:
+            details.setdefault(row.entry_id, {})[row.flag] = row.detail
+    return [_view(entry, resolution, details.get(entry.id, {})) for entry, resolution in rows]
 
 
 def resolve_flag(
@@ -62,8 +78,10 @@ def resolve_flag(
 ) -> FlagView:
     if not note.strip():
         raise errors.InvalidArgument("note is required: say why the flag is closed", field="note")
-    entry = session.get(LedgerEntry, _entry_id(flag_id))
-    if entry is None or '"flags":[' not in entry.entry_json:
+    entry_id = _entry_id(flag_id)
+    marks = list(session.scalars(select(LedgerFlag).where(LedgerFlag.entry_id == entry_id)))
+    entry = session.get(LedgerEntry, entry_id) if marks else None
+    if entry is None:
         raise errors.NotFound(f"flag_id {flag_id} names no flagged entry", field="flag_id")
     if session.get(FlagResolution, entry.id) is not None:
         raise errors.FailedPrecondition(f"flag {flag_id} is already resolved", field="flag_id")
@@ -71,8 +89,9 @@ def resolve_flag(
         entry_id=entry.id, note=note, resolved_by=resolved_by, resolved_at_ns=now_ns
     )
     session.add(resolution)
+    session.execute(update(LedgerFlag).where(LedgerFlag.entry_id == entry.id).values(resolved=True))
     session.flush()
-    return _view(entry, resolution)
+    return _view(entry, resolution, {m.flag: m.detail for m in marks if m.detail})
 
 
 def _entry_id(flag_id: str) -> int:
@@ -84,7 +103,9 @@ def _entry_id(flag_id: str) -> int:
     return int(digits)
 
 
-def _view(entry: LedgerEntry, resolution: FlagResolution | None) -> FlagView:
+def _view(
+    entry: LedgerEntry, resolution: FlagResolution | None, details: dict[str, str]
+) -> FlagView:
     document = json.loads(entry.entry_json)
     return FlagView(
         flag_id=f"{_PREFIX}{entry.id}",
@@ -97,4 +118,5 @@ def _view(entry: LedgerEntry, resolution: FlagResolution | None) -> FlagView:
         flags=tuple(document.get("flags", ())),
         note=resolution.note if resolution else "",
         resolved_by=resolution.resolved_by if resolution else "",
+        details=details,
     )

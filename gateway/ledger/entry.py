@@ -23,7 +23,8 @@ from sqlalchemy.orm import Session
 from gateway.errors import InvalidArgument
 from gateway.ledger.authenticator import EntryAuthenticator
 from gateway.ledger.rfc9162 import leaf_hash
-from gateway.store.models import LedgerEntry
+from gateway.store.group_commit import CHILDREN
+from gateway.store.models import LedgerEntry, LedgerFlag
 
 FORMAT_VERSION = 1
 
@@ -57,6 +58,7 @@ _COLUMN_WIDTHS = {"org": 100, "role": 20, "actor": 100, "method": 200, "subject"
 # certificates: no personal data); bounded so a hostile certificate cannot bloat the ledger.
 _DN_WIDTH = 1000
 _FLAG_WIDTH = 100
+_FLAGS_TABLE: Any = LedgerFlag.__table__
 _TEXT_FIELDS = (
     "org",
     "role",
@@ -110,6 +112,9 @@ class Exchange:
     cert_issuer: str = ""
     # The policy's flags on the call, sorted; absent from the entry when there are none.
     flags: tuple[str, ...] = ()
+    # Not in the entry: what compliance is told about a flag beside it (``ledger_flags.detail``,
+    # e.g. the other help records of a duplicate), by flag name.
+    flag_details: tuple[tuple[str, str], ...] = ()
 
 
 def _check(ex: Exchange) -> None:
@@ -216,7 +221,7 @@ def prepared_row(ex: Exchange, authenticator: EntryAuthenticator) -> dict[str, A
     """The ``ledger_entries`` row that queues the exchange's entry (``idx`` NULL) with its entry
     tag: everything an append computes (canonical JSON, leaf hash, tag), ready to insert."""
     entry = canonical_entry(ex)
-    return {
+    row: dict[str, Any] = {
         "idx": None,
         "at_ns": ex.at_ns,
         "org": ex.org,
@@ -230,6 +235,16 @@ def prepared_row(ex: Exchange, authenticator: EntryAuthenticator) -> dict[str, A
         "leaf_hash": leaf_hash(entry),
         "entry_mac": authenticator.entry_tag(entry),
     }
+    if ex.flags:
+        # The entry's flags, in the same insert (``ledger_flags``, what ListFlags reads).
+        row[CHILDREN] = [(_FLAGS_TABLE, "entry_id", flag_rows(ex))]
+    return row
+
+
+def flag_rows(ex: Exchange) -> list[dict[str, Any]]:
+    """The ``ledger_flags`` rows of an entry, without its id."""
+    details = dict(ex.flag_details)
+    return [{"flag": f, "detail": details.get(f, ""), "resolved": False} for f in ex.flags]
 
 
 def append(session: Session, ex: Exchange, authenticator: EntryAuthenticator) -> None:
@@ -237,4 +252,11 @@ def append(session: Session, ex: Exchange, authenticator: EntryAuthenticator) ->
     the sequencer checks the tag and gives the entry a position later. The caller commits."""
     # A bulk INSERT rather than session.add: one statement, no unit-of-work bookkeeping, which is
     # most of an append's cost besides the commit itself.
-    session.execute(insert(LedgerEntry), [prepared_row(ex, authenticator)])
+    row = prepared_row(ex, authenticator)
+    children = row.pop(CHILDREN, ())
+    if not children:
+        session.execute(insert(LedgerEntry), [row])
+        return
+    entry_id = session.execute(insert(LedgerEntry).returning(LedgerEntry.id), [row]).scalar_one()
+    for table, column, rows in children:
+        session.execute(insert(table), [{**r, column: entry_id} for r in rows])

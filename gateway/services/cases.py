@@ -16,6 +16,7 @@ from gateway.clock import to_date
 from gateway.consent import repository as consents
 from gateway.consent.model import policy_view
 from gateway.exchange import Call, exchange_of, remember
+from gateway.integrity import detectors
 from gateway.ledger import entry as ledger_entry
 from gateway.privacy import release
 from gateway.privacy.transform import apply_obligations
@@ -99,6 +100,7 @@ class CaseService(Servicer, cases_pb2_grpc.CaseServiceServicer):
         values, released, referral = _release(
             session, call, request.referral_id, request.purpose, "summary"
         )
+        detectors.count_call(session, call)
         return _summary_message(call, referral, values, released)
 
     async def GetContactDetails(
@@ -111,6 +113,7 @@ class CaseService(Servicer, cases_pb2_grpc.CaseServiceServicer):
         values, released, referral = _release(
             session, call, request.referral_id, request.purpose, "contact"
         )
+        detectors.count_call(session, call)
         return cases_pb2.ContactDetails(
             subject=call.app.pseudonym(call.caller.org, values.pop("_resident_id")),
             referral_id=referral.referral_id,
@@ -214,6 +217,8 @@ class CaseService(Servicer, cases_pb2_grpc.CaseServiceServicer):
                 one.facts.fields_released = fields
                 entry = exchange_of(one, "OK", note, summary)
             entries.append(entry)
+        # The page's entry carries a spike its summaries make (they are counted as releases).
+        detectors.count_call(session, call, len(page.summaries))
         call.defer(functools.partial(_append_entries, entries=entries, call=call))
         return page
 

@@ -156,7 +156,9 @@ class IntegrityService(Servicer, integrity_pb2_grpc.IntegrityServiceServicer):
     def _list_flags(self, session: Session, call: Call) -> integrity_pb2.ListFlagsResponse:
         request: integrity_pb2.ListFlagsRequest = call.request  # type: ignore[assignment]
         call.decide(resource={"kind": "none"})
-        views = flags.list_flags(session, open_only=request.open_only, limit=request.limit)
+        views = flags.list_flags(
+            session, open_only=request.open_only, limit=request.limit, flag=request.flag
+        )
         return integrity_pb2.ListFlagsResponse(flags=[_flag_message(v) for v in views])
 
     async def ResolveFlag(
@@ -194,6 +196,7 @@ def _flag_message(view: flags.FlagView) -> integrity_pb2.Flag:
         resolved=view.resolved,
         resolution_note=view.note,
         resolved_by=view.resolved_by,
+        details=view.details,
     )
 
 

@@ -28,6 +28,7 @@ from gateway.consent import repository as consents
 from gateway.consent.model import Evidence, Grantor, Notice, policy_view
 from gateway.consent.signing import consent_key_id
 from gateway.exchange import Call, remember
+from gateway.integrity import detectors
 from gateway.privacy.pseudonyms import PseudonymNotFound, pseudonym_version, resolve_pseudonym
 from gateway.privacy.scrub import scrub_narrative
 from gateway.privacy.transform import known_values
@@ -76,11 +77,20 @@ def disclose_text(call: Call, text: str, record: Mapping[str, Any]) -> str:
 
 
 def integrity_check(session: Session, call: Call, action: str, facts: Mapping[str, Any]) -> None:
-    """Where the integrity checks (conflict of interest, anomaly flags) run before help or a
-    reverse referral is stored; ``action`` is "record-help" or "create-reverse-referral" and
-    ``facts`` what the check needs. A check that refuses raises a domain error; one that only
-    flags records its flag. None is wired in yet."""
-    del session, call, action, facts
+    """Where the integrity checks that need history run as help or a reverse referral is
+    stored (the conflict of interest is the policy's, before); ``action`` is "record-help" or
+    "create-reverse-referral" and ``facts`` what the check needs. A check that refuses raises a
+    domain error; one that only flags records its flag on the call. Run inside the write, so a
+    retry of a request already made is not checked again."""
+    if action == "record-help":
+        detectors.check_duplicate_help(
+            session,
+            call,
+            subject_index=facts["subject_index"],
+            hardship_type=facts["hardship_type"],
+            kind=facts["kind"],
+            delivered_at_ns=facts["delivered_at_ns"],
+        )
 
 
 class ReferralService(Servicer, referrals_pb2_grpc.ReferralServiceServicer):
@@ -218,6 +228,7 @@ class ReferralService(Servicer, referrals_pb2_grpc.ReferralServiceServicer):
                 now_ns=call.now_ns,
             )
             session.flush()
+            detectors.count_call(session, call)
             return referrals_pb2.CreateReferralResponse(referral=self._message(call, session, row))
 
         return remember(
@@ -383,14 +394,21 @@ class ReferralService(Servicer, referrals_pb2_grpc.ReferralServiceServicer):
         )
         hold_for_second_approval(session, call)
         validate.help_draft(draft, now_ns=call.now_ns, referral_created_ns=row.created_at_ns)
-        integrity_check(
-            session,
-            call,
-            "record-help",
-            {"referral_id": row.referral_id, "kind": draft.kind, "amount_fen": draft.amount_fen},
-        )
 
         def produce() -> referrals_pb2.HelpDelivered:
+            integrity_check(
+                session,
+                call,
+                "record-help",
+                {
+                    "referral_id": row.referral_id,
+                    "kind": draft.kind,
+                    "amount_fen": draft.amount_fen,
+                    "delivered_at_ns": draft.delivered_at_ns,
+                    "subject_index": case_row.subject_index,
+                    "hardship_type": row.hardship_type,
+                },
+            )
             view = store.record_help(
                 session,
                 row,

@@ -230,6 +230,7 @@ OVERRIDES: dict[str, Rule] = {
     "aidbridge.v1.ApproveActionRequest.action_id": _GATEWAY_ID,
     "aidbridge.v1.RejectActionRequest.action_id": _GATEWAY_ID,
     "aidbridge.v1.ListFlagsRequest.limit": Rule(low=0, high=500),
+    "aidbridge.v1.ListFlagsRequest.flag": _id(100),
     "aidbridge.v1.ResolveFlagRequest.flag_id": _GATEWAY_ID,
     "aidbridge.v1.ResolveFlagRequest.note": _text(4000),
 }

@@ -22,8 +22,10 @@ What runs in the writer is kept to the statements: a unit may bring its rows rea
 (``inserts``: a table and a row, all computed by its caller — canonical JSON, hashes, tags), and
 a unit with no ``work`` is nothing else. After every unit of a batch has run, the rows of the
 units that succeeded are inserted table by table, each table's rows in one executemany
-statement, then the batch commits. A unit that failed inside its SAVEPOINT thus leaves no row,
-and a failing insert fails the batch's transaction, which is then retried unit by unit as above.
+statement (a counter table's as one upsert, ``Counter``; a row carrying ``CHILDREN`` has its
+generated key returned for them), then the batch commits. A unit that failed inside its
+SAVEPOINT thus leaves no row, and a failing insert fails the batch's transaction, which is then
+retried unit by unit as above.
 """
 
 from __future__ import annotations
@@ -37,6 +39,8 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from sqlalchemy import Table, insert, text
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import OperationalError, ResourceClosedError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
@@ -57,8 +61,22 @@ _STOP = object()
 _RESOLVE_POLL_S = 0.1
 
 
-# A row to insert with a batch: the table, and the row's values by column name.
-Insert = tuple[Table, dict[str, Any]]
+@dataclass(frozen=True, eq=False)
+class Counter:
+    """A table of counters, for ``Insert``: a row whose primary key exists already adds its
+    ``column`` to that row's (an upsert); the rows of a batch with the same key are summed
+    first, so each key is one row of the statement."""
+
+    table: Table
+    column: str
+
+
+# A row to insert with a batch: the table (or a counter table), and the row's values by column.
+Insert = tuple[Table | Counter, dict[str, Any]]
+# A row may carry, under this key, rows that need its generated primary key: a list of
+# (table, column, rows); each of those rows is inserted after it with that key in ``column``
+# (a ledger entry's flags in ``ledger_flags``). The key itself is not a column.
+CHILDREN = "__children__"
 
 
 @dataclass(eq=False)
@@ -347,15 +365,55 @@ class GroupCommitWriter:
 def _insert_rows(session: Session, units: list[_Unit]) -> None:
     """Insert the rows of ``units``, each table's in one statement, in the units' order (so the
     ledger's queued entries keep the order in which their calls were taken)."""
-    by_table: dict[Table, list[dict[str, Any]]] = {}
+    by_table: dict[Table | Counter, list[dict[str, Any]]] = {}
     for unit in units:
         for table, row in unit.inserts:
             by_table.setdefault(table, []).append(row)
     if not by_table:
         return
     conn = session.connection()
+    children: dict[Table, list[dict[str, Any]]] = {}
     for table, rows in by_table.items():
+        if isinstance(table, Counter):
+            _add_counts(conn, table, rows)
+            continue
+        if not any(CHILDREN in row for row in rows):
+            conn.execute(insert(table), rows)
+            continue
+        # Rows with children (rare: a flagged entry): one statement still, returning the keys
+        # in the rows' order. The rows are left as they are, for a batch run again.
+        (key,) = table.primary_key.columns
+        plain = [{k: v for k, v in row.items() if k != CHILDREN} for row in rows]
+        statement = insert(table).returning(key, sort_by_parameter_order=True)
+        keys = conn.execute(statement, plain).scalars().all()
+        for row, value in zip(rows, keys, strict=True):
+            for child_table, column, child_rows in row.get(CHILDREN, ()):
+                children.setdefault(child_table, []).extend(
+                    {**child, column: value} for child in child_rows
+                )
+    for table, rows in children.items():
         conn.execute(insert(table), rows)
+
+
+def _add_counts(conn: Any, counter: Counter, rows: list[dict[str, Any]]) -> None:
+    table = counter.table
+    keys = [c.name for c in table.primary_key.columns]
+    summed: dict[tuple[Any, ...], dict[str, Any]] = {}
+    for row in rows:
+        key = tuple(row[k] for k in keys)
+        if key in summed:
+            summed[key] = {
+                **summed[key],
+                counter.column: summed[key][counter.column] + row[counter.column],
+            }
+        else:
+            summed[key] = row
+    upsert: Any = sqlite_insert(table) if conn.dialect.name == "sqlite" else pg_insert(table)
+    statement = upsert.on_conflict_do_update(
+        index_elements=keys,
+        set_={counter.column: table.c[counter.column] + upsert.excluded[counter.column]},
+    )
+    conn.execute(statement, list(summed.values()))
 
 
 class _UnitBrokeTransaction(Exception):

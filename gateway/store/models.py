@@ -433,3 +433,37 @@ class FlagResolution(Base):
     note: Mapped[str] = mapped_column(Text)
     resolved_by: Mapped[str] = mapped_column(String(200))
     resolved_at_ns: Mapped[int] = mapped_column(BigInteger)
+
+
+# --- integrity detectors (issue 10, revision 0011) -------------------------------------------
+
+
+class LedgerFlag(Base):
+    """One flag of a ledger entry, written in the same insert as the entry (so ListFlags reads
+    this index, never the entries' text). ``detail`` is for compliance only (e.g. the other
+    help records of a duplicate); ``resolved`` mirrors the entry's ``flag_resolutions`` row."""
+
+    __tablename__ = "ledger_flags"
+    __table_args__ = (
+        Index("ix_ledger_flags_resolved_entry", "resolved", "entry_id"),
+        Index("ix_ledger_flags_flag_resolved_entry", "flag", "resolved", "entry_id"),
+    )
+
+    entry_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)  # ledger_entries.id
+    flag: Mapped[str] = mapped_column(String(100), primary_key=True)
+    detail: Mapped[str] = mapped_column(Text, default="")
+    resolved: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class ActorCallCount(Base):
+    """How many releases and referrals an actor made in a span of time: ``span`` "b" is a short
+    bucket (``volume_bucket_s``) for the recent window, "d" a day for the actor's history. The
+    volume-spike detector reads a handful of these rows by primary key, never the ledger."""
+
+    __tablename__ = "actor_call_counts"
+
+    org: Mapped[str] = mapped_column(String(100), primary_key=True)
+    actor: Mapped[str] = mapped_column(String(100), primary_key=True)
+    span: Mapped[str] = mapped_column(String(1), primary_key=True)
+    start_ns: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    calls: Mapped[int] = mapped_column(Integer, default=0)

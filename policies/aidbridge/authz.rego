@@ -57,9 +57,16 @@ allowed := {
 denied := {
 	"allow": false,
 	"reasons": sort(denial_reasons),
-	"flags": [],
+	"flags": sort(denial_flags),
 	"obligations": {},
 }
+
+# A denied call is flagged only where the attempt itself is what supervision should see: a
+# charity asking for case data through a referral it does not hold live (integrity.rego).
+denial_flags := integrity.release_attempt_flags if {
+	release
+	role_matches
+} else := set()
 
 fast_allow if {
 	role_matches

@@ -113,3 +113,70 @@ test_a_second_approver_acts_only_for_their_own_organisation if {
 	})
 	not d.allow
 }
+
+# --- a charity asking for case data through a referral it does not hold live ---------------
+
+charity := {"org": "charity-sunshine", "role": "charity", "actor": "staff-017"}
+
+pull := {
+	"now_ns": now, "caller": charity, "method": "aidbridge.v1.CaseService/PullCaseSummary",
+	"purpose": "charitable_assistance", "release": "summary",
+	"resource": object.union(referral, {"id": "r-1", "state": "accepted"}),
+	"subject": {"age_years": 40, "lacks_capacity": false}, "consent": active_consent,
+}
+
+# The pull's referral with some of its fields changed (object.union is shallow on regopy).
+pulled(changes) := object.union(pull.resource, changes)
+
+test_a_pull_through_a_live_referral_is_allowed_without_the_flag if {
+	d := decide(pull)
+	d.allow
+	not "pull-without-live-referral" in flag_set(d)
+}
+
+test_a_pull_through_a_closed_referral_is_denied_and_flagged if {
+	some state in ["completed", "cancelled", "rejected", "failed", "expired"]
+	d := decide(object.union(pull, {"resource": pulled({"state": state})}))
+	not d.allow
+	flag_set(d) == {"pull-without-live-referral"}
+}
+
+test_a_pull_through_another_charitys_referral_is_denied_and_flagged if {
+	d := decide(object.union(pull, {"resource": pulled({"to_org": "charity-harbour"})}))
+	not d.allow
+	flag_set(d) == {"pull-without-live-referral"}
+}
+
+test_a_stream_summary_and_contact_details_without_a_live_referral_are_flagged if {
+	stream := object.union(pull, {
+		"method": "aidbridge.v1.CaseService/StreamCaseSummaries",
+		"resource": pulled({"state": "completed"}),
+	})
+	flag_set(decide(stream)) == {"pull-without-live-referral"}
+	contact := object.union(pull, {
+		"method": "aidbridge.v1.CaseService/GetContactDetails", "release": "contact",
+		"resource": pulled({"to_org": "charity-harbour"}),
+	})
+	flag_set(decide(contact)) == {"pull-without-live-referral"}
+}
+
+test_a_pull_denied_for_its_consent_on_a_live_referral_is_not_flagged if {
+	d := decide(object.union(pull, {"consent": object.union(active_consent, {"state": "withdrawn"})}))
+	not d.allow
+	count(d.flags) == 0
+}
+
+test_contact_details_before_acceptance_are_denied_but_not_flagged if {
+	d := decide(object.union(pull, {
+		"method": "aidbridge.v1.CaseService/GetContactDetails", "release": "contact",
+		"resource": pulled({"state": "requested"}),
+	}))
+	not d.allow
+	count(d.flags) == 0
+}
+
+test_a_caller_not_granted_the_release_is_denied_without_the_flag if {
+	d := decide(object.union(pull, {"caller": caseworker}))
+	not d.allow
+	count(d.flags) == 0
+}

@@ -391,3 +391,37 @@ def test_a_failing_unit_leaves_none_of_its_rows_and_its_batch_mates_commit(store
         kept = set(session.scalars(select(RevokedCertificate.fingerprint)))
     assert kept == {"a" * 64, "c" * 64}
     assert statements == [1, 2]  # the failing unit's own flush, then the batch's rows
+
+
+def test_counter_rows_of_a_batch_add_to_the_stored_counts_once_each(store):
+    from gateway.store.group_commit import Counter
+    from gateway.store.models import ActorCallCount
+
+    counts = Counter(ActorCallCount.__table__, "calls")
+
+    def row(actor: str, calls: int) -> tuple:
+        key = {"org": "charity-sunshine", "actor": actor, "span": "d", "start_ns": 86_400}
+        return (counts, {**key, "calls": calls})
+
+    with store.write() as session:
+        session.add(
+            ActorCallCount(org="charity-sunshine", actor="s-1", span="d", start_ns=86_400, calls=5)
+        )
+
+    def fails(session):
+        raise ValueError("the unit's own error")
+
+    # Two rows of one key in one batch (summed into one row of the statement), a new key, and
+    # a failing unit whose count is never added.
+    outcomes, _ = _batched(
+        store,
+        [
+            (None, [row("s-1", 1)]),
+            (None, [row("s-1", 2), row("s-2", 1)]),
+            (fails, [row("s-1", 100)]),
+        ],
+    )
+    assert isinstance(outcomes[2], ValueError)
+    with store.read() as session:
+        kept = {r.actor: r.calls for r in session.scalars(select(ActorCallCount))}
+    assert kept == {"s-1": 8, "s-2": 1}

@@ -25,15 +25,17 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1c\x61idbridge/v1/integrity.proto\x12\x0c\x61idbridge.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xd6\x01\n\x0b\x44\x65\x63laration\x12\x16\n\x0e\x64\x65\x63laration_id\x18\x01 \x01(\t\x12\x0b\n\x03org\x18\x02 \x01(\t\x12\r\n\x05\x61\x63tor\x18\x03 \x01(\t\x12\x30\n\x0crelationship\x18\x04 \x01(\x0e\x32\x1a.aidbridge.v1.Relationship\x12/\n\x0b\x64\x65\x63lared_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x30\n\x0cwithdrawn_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x80\x01\n\x1a\x44\x65\x63lareRelationshipRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x1c\n\x14relative_resident_id\x18\x02 \x01(\t\x12\x30\n\x0crelationship\x18\x03 \x01(\x0e\x32\x1a.aidbridge.v1.Relationship\"H\n\x1aWithdrawDeclarationRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x16\n\x0e\x64\x65\x63laration_id\x18\x02 \x01(\t\"\x9e\x01\n\x0e\x41\x63tionDecision\x12\x11\n\taction_id\x18\x01 \x01(\t\x12\x0e\n\x06method\x18\x02 \x01(\t\x12\x14\n\x0crequested_by\x18\x03 \x01(\t\x12\x12\n\ndecided_by\x18\x04 \x01(\t\x12\x0f\n\x07verdict\x18\x05 \x01(\t\x12.\n\ndecided_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"=\n\x14\x41pproveActionRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x11\n\taction_id\x18\x02 \x01(\t\"<\n\x13RejectActionRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x11\n\taction_id\x18\x02 \x01(\t\"\xda\x01\n\x04\x46lag\x12\x0f\n\x07\x66lag_id\x18\x01 \x01(\t\x12\r\n\x05index\x18\x02 \x01(\x04\x12&\n\x02\x61t\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0b\n\x03org\x18\x04 \x01(\t\x12\r\n\x05\x61\x63tor\x18\x05 \x01(\t\x12\x0e\n\x06method\x18\x06 \x01(\t\x12\x0f\n\x07outcome\x18\x07 \x01(\t\x12\r\n\x05\x66lags\x18\x08 \x03(\t\x12\x10\n\x08resolved\x18\t \x01(\x08\x12\x17\n\x0fresolution_note\x18\n \x01(\t\x12\x13\n\x0bresolved_by\x18\x0b \x01(\t\"4\n\x10ListFlagsRequest\x12\x11\n\topen_only\x18\x01 \x01(\x08\x12\r\n\x05limit\x18\x02 \x01(\r\"6\n\x11ListFlagsResponse\x12!\n\x05\x66lags\x18\x01 \x03(\x0b\x32\x12.aidbridge.v1.Flag\"G\n\x12ResolveFlagRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x0f\n\x07\x66lag_id\x18\x02 \x01(\t\x12\x0c\n\x04note\x18\x03 \x01(\t*\xee\x01\n\x0cRelationship\x12\x1c\n\x18RELATIONSHIP_UNSPECIFIED\x10\x00\x12\x17\n\x13RELATIONSHIP_SPOUSE\x10\x01\x12\x17\n\x13RELATIONSHIP_PARENT\x10\x02\x12\x16\n\x12RELATIONSHIP_CHILD\x10\x03\x12\x18\n\x14RELATIONSHIP_SIBLING\x10\x04\x12\x1f\n\x1bRELATIONSHIP_OTHER_RELATIVE\x10\x05\x12\x1d\n\x19RELATIONSHIP_CLOSE_FRIEND\x10\x06\x12\x1c\n\x18RELATIONSHIP_OTHER_CLOSE\x10\x07\x32\x81\x04\n\x10IntegrityService\x12Z\n\x13\x44\x65\x63lareRelationship\x12(.aidbridge.v1.DeclareRelationshipRequest\x1a\x19.aidbridge.v1.Declaration\x12Z\n\x13WithdrawDeclaration\x12(.aidbridge.v1.WithdrawDeclarationRequest\x1a\x19.aidbridge.v1.Declaration\x12Q\n\rApproveAction\x12\".aidbridge.v1.ApproveActionRequest\x1a\x1c.aidbridge.v1.ActionDecision\x12O\n\x0cRejectAction\x12!.aidbridge.v1.RejectActionRequest\x1a\x1c.aidbridge.v1.ActionDecision\x12L\n\tListFlags\x12\x1e.aidbridge.v1.ListFlagsRequest\x1a\x1f.aidbridge.v1.ListFlagsResponse\x12\x43\n\x0bResolveFlag\x12 .aidbridge.v1.ResolveFlagRequest\x1a\x12.aidbridge.v1.Flagb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1c\x61idbridge/v1/integrity.proto\x12\x0c\x61idbridge.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xd6\x01\n\x0b\x44\x65\x63laration\x12\x16\n\x0e\x64\x65\x63laration_id\x18\x01 \x01(\t\x12\x0b\n\x03org\x18\x02 \x01(\t\x12\r\n\x05\x61\x63tor\x18\x03 \x01(\t\x12\x30\n\x0crelationship\x18\x04 \x01(\x0e\x32\x1a.aidbridge.v1.Relationship\x12/\n\x0b\x64\x65\x63lared_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x30\n\x0cwithdrawn_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x80\x01\n\x1a\x44\x65\x63lareRelationshipRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x1c\n\x14relative_resident_id\x18\x02 \x01(\t\x12\x30\n\x0crelationship\x18\x03 \x01(\x0e\x32\x1a.aidbridge.v1.Relationship\"H\n\x1aWithdrawDeclarationRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x16\n\x0e\x64\x65\x63laration_id\x18\x02 \x01(\t\"\x9e\x01\n\x0e\x41\x63tionDecision\x12\x11\n\taction_id\x18\x01 \x01(\t\x12\x0e\n\x06method\x18\x02 \x01(\t\x12\x14\n\x0crequested_by\x18\x03 \x01(\t\x12\x12\n\ndecided_by\x18\x04 \x01(\t\x12\x0f\n\x07verdict\x18\x05 \x01(\t\x12.\n\ndecided_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"=\n\x14\x41pproveActionRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x11\n\taction_id\x18\x02 \x01(\t\"<\n\x13RejectActionRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x11\n\taction_id\x18\x02 \x01(\t\"\xbc\x02\n\x04\x46lag\x12\x0f\n\x07\x66lag_id\x18\x01 \x01(\t\x12\r\n\x05index\x18\x02 \x01(\x04\x12&\n\x02\x61t\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0b\n\x03org\x18\x04 \x01(\t\x12\r\n\x05\x61\x63tor\x18\x05 \x01(\t\x12\x0e\n\x06method\x18\x06 \x01(\t\x12\x0f\n\x07outcome\x18\x07 \x01(\t\x12\r\n\x05\x66lags\x18\x08 \x03(\t\x12\x10\n\x08resolved\x18\t \x01(\x08\x12\x17\n\x0fresolution_note\x18\n \x01(\t\x12\x13\n\x0bresolved_by\x18\x0b \x01(\t\x12\x30\n\x07\x64\x65tails\x18\x0c \x03(\x0b\x32\x1f.aidbridge.v1.Flag.DetailsEntry\x1a.\n\x0c\x44\x65tailsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"B\n\x10ListFlagsRequest\x12\x11\n\topen_only\x18\x01 \x01(\x08\x12\r\n\x05limit\x18\x02 \x01(\r\x12\x0c\n\x04\x66lag\x18\x03 \x01(\t\"6\n\x11ListFlagsResponse\x12!\n\x05\x66lags\x18\x01 \x03(\x0b\x32\x12.aidbridge.v1.Flag\"G\n\x12ResolveFlagRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x0f\n\x07\x66lag_id\x18\x02 \x01(\t\x12\x0c\n\x04note\x18\x03 \x01(\t*\xee\x01\n\x0cRelationship\x12\x1c\n\x18RELATIONSHIP_UNSPECIFIED\x10\x00\x12\x17\n\x13RELATIONSHIP_SPOUSE\x10\x01\x12\x17\n\x13RELATIONSHIP_PARENT\x10\x02\x12\x16\n\x12RELATIONSHIP_CHILD\x10\x03\x12\x18\n\x14RELATIONSHIP_SIBLING\x10\x04\x12\x1f\n\x1bRELATIONSHIP_OTHER_RELATIVE\x10\x05\x12\x1d\n\x19RELATIONSHIP_CLOSE_FRIEND\x10\x06\x12\x1c\n\x18RELATIONSHIP_OTHER_CLOSE\x10\x07\x32\x81\x04\n\x10IntegrityService\x12Z\n\x13\x44\x65\x63lareRelationship\x12(.aidbridge.v1.DeclareRelationshipRequest\x1a\x19.aidbridge.v1.Declaration\x12Z\n\x13WithdrawDeclaration\x12(.aidbridge.v1.WithdrawDeclarationRequest\x1a\x19.aidbridge.v1.Declaration\x12Q\n\rApproveAction\x12\".aidbridge.v1.ApproveActionRequest\x1a\x1c.aidbridge.v1.ActionDecision\x12O\n\x0cRejectAction\x12!.aidbridge.v1.RejectActionRequest\x1a\x1c.aidbridge.v1.ActionDecision\x12L\n\tListFlags\x12\x1e.aidbridge.v1.ListFlagsRequest\x1a\x1f.aidbridge.v1.ListFlagsResponse\x12\x43\n\x0bResolveFlag\x12 .aidbridge.v1.ResolveFlagRequest\x1a\x12.aidbridge.v1.Flagb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'aidbridge.v1.integrity_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_RELATIONSHIP']._serialized_start=1192
-  _globals['_RELATIONSHIP']._serialized_end=1430
+  _globals['_FLAG_DETAILSENTRY']._loaded_options = None
+  _globals['_FLAG_DETAILSENTRY']._serialized_options = b'8\001'
+  _globals['_RELATIONSHIP']._serialized_start=1304
+  _globals['_RELATIONSHIP']._serialized_end=1542
   _globals['_DECLARATION']._serialized_start=80
   _globals['_DECLARATION']._serialized_end=294
   _globals['_DECLARERELATIONSHIPREQUEST']._serialized_start=297
@@ -47,13 +49,15 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_REJECTACTIONREQUEST']._serialized_start=725
   _globals['_REJECTACTIONREQUEST']._serialized_end=785
   _globals['_FLAG']._serialized_start=788
-  _globals['_FLAG']._serialized_end=1006
-  _globals['_LISTFLAGSREQUEST']._serialized_start=1008
-  _globals['_LISTFLAGSREQUEST']._serialized_end=1060
-  _globals['_LISTFLAGSRESPONSE']._serialized_start=1062
-  _globals['_LISTFLAGSRESPONSE']._serialized_end=1116
-  _globals['_RESOLVEFLAGREQUEST']._serialized_start=1118
-  _globals['_RESOLVEFLAGREQUEST']._serialized_end=1189
-  _globals['_INTEGRITYSERVICE']._serialized_start=1433
-  _globals['_INTEGRITYSERVICE']._serialized_end=1946
+  _globals['_FLAG']._serialized_end=1104
+  _globals['_FLAG_DETAILSENTRY']._serialized_start=1058
+  _globals['_FLAG_DETAILSENTRY']._serialized_end=1104
+  _globals['_LISTFLAGSREQUEST']._serialized_start=1106
+  _globals['_LISTFLAGSREQUEST']._serialized_end=1172
+  _globals['_LISTFLAGSRESPONSE']._serialized_start=1174
+  _globals['_LISTFLAGSRESPONSE']._serialized_end=1228
+  _globals['_RESOLVEFLAGREQUEST']._serialized_start=1230
+  _globals['_RESOLVEFLAGREQUEST']._serialized_end=1301
+  _globals['_INTEGRITYSERVICE']._serialized_start=1545
+  _globals['_INTEGRITYSERVICE']._serialized_end=2058
 # @@protoc_insertion_point(module_scope)

@@ -96,7 +96,14 @@ class RejectActionRequest(_message.Message):
     def __init__(self, request_id: _Optional[str] = ..., action_id: _Optional[str] = ...) -> None: ...
 
 class Flag(_message.Message):
-    __slots__ = ("flag_id", "index", "at", "org", "actor", "method", "outcome", "flags", "resolved", "resolution_note", "resolved_by")
+    __slots__ = ("flag_id", "index", "at", "org", "actor", "method", "outcome", "flags", "resolved", "resolution_note", "resolved_by", "details")
+    class DetailsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
     FLAG_ID_FIELD_NUMBER: _ClassVar[int]
     INDEX_FIELD_NUMBER: _ClassVar[int]
     AT_FIELD_NUMBER: _ClassVar[int]
@@ -108,6 +115,7 @@ class Flag(_message.Message):
     RESOLVED_FIELD_NUMBER: _ClassVar[int]
     RESOLUTION_NOTE_FIELD_NUMBER: _ClassVar[int]
     RESOLVED_BY_FIELD_NUMBER: _ClassVar[int]
+    DETAILS_FIELD_NUMBER: _ClassVar[int]
     flag_id: str
     index: int
     at: _timestamp_pb2.Timestamp
@@ -119,15 +127,18 @@ class Flag(_message.Message):
     resolved: bool
     resolution_note: str
     resolved_by: str
-    def __init__(self, flag_id: _Optional[str] = ..., index: _Optional[int] = ..., at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., org: _Optional[str] = ..., actor: _Optional[str] = ..., method: _Optional[str] = ..., outcome: _Optional[str] = ..., flags: _Optional[_Iterable[str]] = ..., resolved: _Optional[bool] = ..., resolution_note: _Optional[str] = ..., resolved_by: _Optional[str] = ...) -> None: ...
+    details: _containers.ScalarMap[str, str]
+    def __init__(self, flag_id: _Optional[str] = ..., index: _Optional[int] = ..., at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., org: _Optional[str] = ..., actor: _Optional[str] = ..., method: _Optional[str] = ..., outcome: _Optional[str] = ..., flags: _Optional[_Iterable[str]] = ..., resolved: _Optional[bool] = ..., resolution_note: _Optional[str] = ..., resolved_by: _Optional[str] = ..., details: _Optional[_Mapping[str, str]] = ...) -> None: ...
 
 class ListFlagsRequest(_message.Message):
-    __slots__ = ("open_only", "limit")
+    __slots__ = ("open_only", "limit", "flag")
     OPEN_ONLY_FIELD_NUMBER: _ClassVar[int]
     LIMIT_FIELD_NUMBER: _ClassVar[int]
+    FLAG_FIELD_NUMBER: _ClassVar[int]
     open_only: bool
     limit: int
-    def __init__(self, open_only: _Optional[bool] = ..., limit: _Optional[int] = ...) -> None: ...
+    flag: str
+    def __init__(self, open_only: _Optional[bool] = ..., limit: _Optional[int] = ..., flag: _Optional[str] = ...) -> None: ...
 
 class ListFlagsResponse(_message.Message):
     __slots__ = ("flags",)
