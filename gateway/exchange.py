@@ -71,6 +71,8 @@ class Facts:
     fields_released: tuple[tuple[str, str], ...] = ()
     # The policy's flags on the call (integrity, guardian consent, ...), written into its entry.
     flags: tuple[str, ...] = ()
+    # What an allowed call did, in words, as its entry's reason (e.g. the range an export wrote).
+    note: str = ""
 
 
 @dataclass
@@ -326,7 +328,7 @@ def exchange_of(call: Call, outcome: str, reason: str, response: Message | None)
         fields_released=f.fields_released if outcome == "OK" else (),
         flags=f.flags,
         outcome=outcome,
-        reason=reason,
+        reason=reason or (f.note if outcome == "OK" else ""),
         request_digest=digest(call.request) if call.request is not _EMPTY else "",
         response_digest=digest(response),
         cert_subject=call.caller.cert_subject,
