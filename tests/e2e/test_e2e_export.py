@@ -13,6 +13,8 @@ import json
 import os
 import subprocess
 import sys
+import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -232,3 +234,30 @@ def test_the_streamed_bundle_is_the_one_the_cli_writes(gw: RunningGateway, tmp_p
     assert done.returncode == 1 and "INVALID_ARGUMENT: to_index" in done.stderr
     assert not refused.exists() and not refused.with_name("refused.bundle.partial").exists()
     assert [outcome for org, outcome, _ in _export_entries(gw)] == ["OK", "OK", "INVALID_ARGUMENT"]
+
+
+def _export_threads() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name == "ledger-export"]
+
+
+def test_a_client_that_goes_away_stops_the_export(gw: RunningGateway) -> None:
+    _queue_entries(gw, 12_000)  # about 8 MB of bundle: the writer waits for the client
+    size = _traffic(gw)
+    officer = gw.client(COMPLIANCE, actor="au-001")
+    stream = officer.audit.ExportLedger(audit_pb2.ExportLedgerRequest(), timeout=120)
+    first = next(stream)
+    assert first.data.startswith(b"aidbridge-ledger-bundle/v1\n")
+    stream.cancel()
+    with pytest.raises(grpc.RpcError) as caught:
+        for _ in stream:
+            pass
+    assert caught.value.code() == grpc.StatusCode.CANCELLED  # type: ignore[attr-defined]
+    for _ in range(600):  # the writer thread notices within a poll of its queue
+        if not _export_threads():
+            break
+        time.sleep(0.05)
+    assert not _export_threads()
+
+    bundle = b"".join(_stream(gw))  # the gateway serves the next export in full
+    result = verify_stream(io.BytesIO(bundle), vkey=gw.app.vkey)  # type: ignore[attr-defined]
+    assert result.tree_size == size
