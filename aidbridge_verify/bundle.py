@@ -146,6 +146,24 @@ def _str(header: dict[str, Any], name: str, limit: int = 4096) -> str:
     return value
 
 
+class _DuplicateField(ValueError):
+    pass
+
+
+def _unique_fields(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object whose every name appears once: parsers disagree on which of two wins."""
+    found: dict[str, Any] = {}
+    for name, value in pairs:
+        if name in found:
+            raise _DuplicateField(f"the field {name!r} appears twice")
+        found[name] = value
+    return found
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON (RFC 8259)")
+
+
 def read_header(source: IO[bytes]) -> dict[str, Any]:
     magic = source.readline(len(MAGIC) + 1)
     if magic != MAGIC:
@@ -156,7 +174,9 @@ def read_header(source: IO[bytes]) -> dict[str, Any]:
     if len(raw) > MAX_HEADER_BYTES or not raw.endswith(b"\n"):
         raise FormatError(f"expected a header line of at most {MAX_HEADER_BYTES} bytes")
     try:
-        header = json.loads(raw)
+        header = json.loads(
+            raw.decode("utf-8"), object_pairs_hook=_unique_fields, parse_constant=_no_constant
+        )
     except (ValueError, UnicodeDecodeError) as exc:
         raise FormatError(f"header: not JSON: {exc}") from exc
     if not isinstance(header, dict):

@@ -132,3 +132,15 @@ def test_line_length_and_termination_are_bounded() -> None:
     assert caught.value.index == 2
     with pytest.raises(SequenceError, match="ends after 2 of 3"):
         _verify(data.replace(data.split(b"\n")[4] + b"\n", b""))
+
+
+def test_a_header_is_strict_json_with_each_field_once() -> None:
+    data = _bundle(3, 0, 3)
+    magic, header, rest = data.split(b"\n", 2)
+    twice = header[:-1] + b',"to":1}'  # another "to" after the real one
+    with pytest.raises(FormatError, match="'to' appears twice"):
+        _verify(b"\n".join([magic, twice, rest]))
+    constant = header.replace(b'"exported_at_ns":0', b'"exported_at_ns":NaN')
+    assert constant != header
+    with pytest.raises(FormatError, match="NaN is not JSON"):
+        _verify(b"\n".join([magic, constant, rest]))
