@@ -7,6 +7,7 @@ before anything is hashed, keys and signatures before the leaves, and each failu
 
 from __future__ import annotations
 
+import binascii
 import hashlib
 import json
 from collections.abc import Iterable
@@ -23,7 +24,7 @@ from aidbridge_verify.errors import (
     RollbackError,
     SequenceError,
 )
-from aidbridge_verify.merkle import HASH_SIZE, CompactRange
+from aidbridge_verify.merkle import EMPTY_ROOT, HASH_SIZE
 from aidbridge_verify.note import (
     LOG_KEY_TYPE,
     WITNESS_KEY_TYPE,
@@ -145,6 +146,24 @@ def _str(header: dict[str, Any], name: str, limit: int = 4096) -> str:
     return value
 
 
+class _DuplicateField(ValueError):
+    pass
+
+
+def _unique_fields(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object whose every name appears once: parsers disagree on which of two wins."""
+    found: dict[str, Any] = {}
+    for name, value in pairs:
+        if name in found:
+            raise _DuplicateField(f"the field {name!r} appears twice")
+        found[name] = value
+    return found
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON (RFC 8259)")
+
+
 def read_header(source: IO[bytes]) -> dict[str, Any]:
     magic = source.readline(len(MAGIC) + 1)
     if magic != MAGIC:
@@ -155,7 +174,9 @@ def read_header(source: IO[bytes]) -> dict[str, Any]:
     if len(raw) > MAX_HEADER_BYTES or not raw.endswith(b"\n"):
         raise FormatError(f"expected a header line of at most {MAX_HEADER_BYTES} bytes")
     try:
-        header = json.loads(raw)
+        header = json.loads(
+            raw.decode("utf-8"), object_pairs_hook=_unique_fields, parse_constant=_no_constant
+        )
     except (ValueError, UnicodeDecodeError) as exc:
         raise FormatError(f"header: not JSON: {exc}") from exc
     if not isinstance(header, dict):
@@ -260,61 +281,104 @@ def _recompute(
     trusted_size: int | None,
     trusted_root: bytes,
 ) -> bytes:
-    compact = CompactRange()
-    append = compact.append
+    """Read the ``size`` leaf lines and ``end``; return the root they make.
+
+    A well-formed line takes the fast path: one split, the index compared as text, the entry's
+    leaf hash computed and compared as lower-case hex (which also proves the hex canonical), the
+    leaf folded into the compact range inline. Anything unexpected goes to ``_check_line``,
+    which makes the checks one by one in the documented order and raises the first failure."""
+    stack: list[bytes] = []  # the compact range: perfect subtree roots, largest first
+    push, pop = stack.append, stack.pop
     readline = source.readline
-    fromhex = bytes.fromhex
+    unhexlify = binascii.unhexlify
+    sha256 = _sha256
+    limit = MAX_LINE_BYTES  # a longer line comes back cut, without its newline
     for i in range(size):
         if i == trusted_size:
-            _check_trusted(compact, trusted_root)
-        line = readline(MAX_LINE_BYTES + 1)
-        if not line or line.startswith(b"end "):
-            raise SequenceError(f"the bundle ends after {i} of {size} leaves", index=i)
-        if len(line) > MAX_LINE_BYTES:
-            raise FormatError(f"line longer than {MAX_LINE_BYTES} bytes", index=i)
-        if line[-1:] != b"\n":
-            raise FormatError("line is not terminated", index=i)
-        parts = line[:-1].split(b" ", 3)
+            _check_trusted(stack, i, trusted_root)
+        line = readline(limit)
+        parts = line.split(b" ", 3)
         kind = parts[0]
-        if len(parts) < 3:
-            raise FormatError("expected '<E|H> <index> <leaf hash> …'", index=i)
-        if parts[1] != b"%d" % i:
-            _out_of_sequence(i, parts[1])
-        hex_leaf = parts[2]
-        if len(hex_leaf) != _HEX_SIZE:
-            raise FormatError(f"expected a {_HEX_SIZE}-digit hex leaf hash", index=i)
-        try:
-            leaf = fromhex(hex_leaf.decode("ascii"))
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise FormatError("leaf hash is not hex", index=i) from exc
-        inside = from_index <= i < to_index
-        if kind == b"E" and len(parts) == 4 and inside:
-            if _sha256(b"\x00" + parts[3]).digest() != leaf:
-                raise LeafError(
-                    "its leaf hash is not SHA-256(0x00 ‖ entry): the entry was altered", index=i
-                )
-        elif kind == b"H" and len(parts) == 3 and not inside:
-            pass
-        elif inside:
-            raise SequenceError("expected the entry (an E line): it is missing", index=i)
-        else:
-            raise FormatError("expected a leaf hash (an H line) outside the range", index=i)
-        append(leaf)
+        leaf = b""
+        if from_index <= i < to_index:
+            if kind == b"E" and len(parts) == 4 and parts[1] == b"%d" % i:
+                digest = sha256(b"\x00" + parts[3][:-1]).digest()
+                if digest.hex().encode() == parts[2] and line[-1:] == b"\n":
+                    leaf = digest
+        elif kind == b"H" and len(parts) == 3 and parts[1] == b"%d" % i:
+            hex_leaf = parts[2][:-1]
+            if len(hex_leaf) == _HEX_SIZE and hex_leaf.lower() == hex_leaf and line[-1:] == b"\n":
+                try:
+                    leaf = unhexlify(hex_leaf)
+                except binascii.Error:
+                    leaf = b""
+        if not leaf:
+            _check_line(line, i, size, from_index <= i < to_index)
+        n = i
+        while n & 1:
+            leaf = sha256(b"\x01" + pop() + leaf).digest()
+            n >>= 1
+        push(leaf)
     if trusted_size == size:
-        _check_trusted(compact, trusted_root)
+        _check_trusted(stack, size, trusted_root)
     end = readline(64)
     if end != b"end %d\n" % size:
         raise SequenceError(f"expected 'end {size}' after {size} leaves, found {end[:40]!r}")
     if readline(1):
         raise SequenceError(f"lines after 'end {size}': the bundle holds more than its tree")
-    return compact.root()
+    return _stack_root(stack)
 
 
-def _check_trusted(compact: CompactRange, trusted_root: bytes) -> None:
-    root = compact.root()
+def _check_line(line: bytes, i: int, size: int, inside: bool) -> None:
+    """The checks of leaf line ``i``, in order; raises the first that fails."""
+    if not line or line.startswith(b"end "):
+        raise SequenceError(f"the bundle ends after {i} of {size} leaves", index=i)
+    if line[-1:] != b"\n":
+        if len(line) >= MAX_LINE_BYTES:
+            raise FormatError(f"line longer than {MAX_LINE_BYTES} bytes", index=i)
+        raise FormatError("line is not terminated", index=i)
+    parts = line[:-1].split(b" ", 3)
+    kind = parts[0]
+    if len(parts) < 3:
+        raise FormatError("expected '<E|H> <index> <leaf hash> …'", index=i)
+    if parts[1] != b"%d" % i:
+        _out_of_sequence(i, parts[1])
+    hex_leaf = parts[2]
+    if len(hex_leaf) != _HEX_SIZE:
+        raise FormatError(f"expected a {_HEX_SIZE}-digit hex leaf hash", index=i)
+    try:
+        leaf = binascii.unhexlify(hex_leaf)
+    except binascii.Error as exc:
+        raise FormatError("leaf hash is not hex", index=i) from exc
+    if hex_leaf.lower() != hex_leaf:
+        raise FormatError("leaf hash: expected lower-case hex digits", index=i)
+    if kind == b"E" and len(parts) == 4 and inside:
+        if _sha256(b"\x00" + parts[3]).digest() != leaf:
+            raise LeafError(
+                "its leaf hash is not SHA-256(0x00 ‖ entry): the entry was altered", index=i
+            )
+        return  # pragma: no cover - a line that passes every check takes the fast path
+    if kind == b"H" and len(parts) == 3 and not inside:
+        return  # pragma: no cover - likewise
+    if inside:
+        raise SequenceError("expected the entry (an E line): it is missing", index=i)
+    raise FormatError("expected a leaf hash (an H line) outside the range", index=i)
+
+
+def _stack_root(stack: list[bytes]) -> bytes:
+    if not stack:
+        return EMPTY_ROOT
+    node = stack[-1]
+    for left in reversed(stack[:-1]):
+        node = _sha256(b"\x01" + left + node).digest()
+    return node
+
+
+def _check_trusted(stack: list[bytes], size: int, trusted_root: bytes) -> None:
+    root = _stack_root(stack)
     if root != trusted_root:
         raise ConsistencyError(
-            f"the first {compact.size} leaves give root {root.hex()}, the trusted checkpoint "
+            f"the first {size} leaves give root {root.hex()}, the trusted checkpoint "
             f"signs {trusted_root.hex()}: the log was rewritten (a fork)"
         )
 

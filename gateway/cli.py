@@ -450,9 +450,36 @@ def audit_export(
     to_index: int = typer.Option(
         0, "--to", min=0, help="Last entry index (exclusive); 0: up to the published checkpoint."
     ),
+    server: bool = typer.Option(
+        False,
+        "--server",
+        help="Stream the bundle from the running gateway (ExportLedger, as --caller) instead of "
+        "reading the store of the working directory.",
+    ),
+    caller: str = typer.Option(
+        None,
+        "--caller",
+        envvar="AIDBRIDGE_ORG",
+        help="With --server: the compliance organisation whose client certificate to call with.",
+    ),
+    actor: str = typer.Option(
+        None, "--actor", envvar="AIDBRIDGE_ACTOR", help="With --server: who acts; ledgered."
+    ),
+    target: str = typer.Option(
+        None, "--target", help="With --server: HOST:PORT of the gateway (default: `listen`)."
+    ),
 ) -> None:
     """Write an export bundle (docs/ledger-bundle.md) of entries [--from, --to) under the
-    published checkpoint with its cosignatures, for `audit verify BUNDLE` anywhere."""
+    published checkpoint with its cosignatures, for `audit verify BUNDLE` anywhere. With
+    --server the gateway streams it (the export is ledgered there); else it is read from the
+    working directory's store."""
+    if server:
+        if not caller or not actor:
+            _fail("--server needs --caller (a compliance organisation) and --actor (who acts)")
+        _export_from_server(out, work, target, caller, actor, from_index, to_index)
+        return
+    if target:
+        _fail("--target needs --server: without it the bundle is read from the store")
     from gateway.clock import SystemClock
     from gateway.ledger.export import ExportRangeError, write_bundle
     from gateway.ledger.witness_publishing import (
@@ -496,6 +523,48 @@ def audit_export(
         store.dispose()
     cosigners = f", cosigned by {', '.join(published.cosigned_by)}" if published.cosigned_by else ""
     _say(f"entries {lo}–{hi} of the checkpoint of {published.size}{cosigners} written to {out}")
+
+
+def _export_from_server(
+    out: Path, work: Path, target: str | None, caller: str, actor: str, lo: int, hi: int
+) -> None:
+    """ExportLedger: write the streamed chunks to OUT.partial and rename it once the stream
+    ended OK, so OUT is never a truncated bundle."""
+    import grpc
+
+    from aidbridge.v1 import audit_pb2
+    from aidbridge_verify import VerificationError
+    from aidbridge_verify.bundle import read_header
+
+    partial = out.with_name(out.name + ".partial")
+    request = audit_pb2.ExportLedgerRequest(from_index=lo, to_index=hi)
+    with _audit_client(work, target, caller, actor) as client:
+        try:
+            with open(partial, "wb") as sink:
+                for chunk in client.audit.ExportLedger(request, timeout=EXPORT_TIMEOUT_S):
+                    sink.write(chunk.data)
+        except grpc.RpcError as exc:
+            partial.unlink(missing_ok=True)
+            code = exc.code().name if isinstance(exc, grpc.Call) else "UNKNOWN"
+            details = exc.details() if isinstance(exc, grpc.Call) else str(exc)
+            _fail(f"{code}: {details}")
+        except OSError as exc:
+            partial.unlink(missing_ok=True)
+            _fail(f"{partial}: {exc.strerror}")
+    try:
+        with open(partial, "rb") as written:
+            header = read_header(written)
+    except VerificationError as exc:
+        partial.unlink(missing_ok=True)
+        _fail(f"the gateway streamed no valid bundle: {exc}")
+    partial.replace(out)
+    _say(
+        f"entries {header['from']}–{header['to']} of the checkpoint of {header['tree_size']} "
+        f"streamed from the gateway, written to {out}"
+    )
+
+
+EXPORT_TIMEOUT_S = 3600.0  # a whole ledger's bundle over a slow link
 
 
 @audit_app.command("verify")

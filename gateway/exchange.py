@@ -71,6 +71,8 @@ class Facts:
     fields_released: tuple[tuple[str, str], ...] = ()
     # The policy's flags on the call (integrity, guardian consent, ...), written into its entry.
     flags: tuple[str, ...] = ()
+    # What an allowed call did, in words, as its entry's reason (e.g. the range an export wrote).
+    note: str = ""
     # What compliance is told about a flag beside the entry (``ledger_flags.detail``), by flag.
     flag_details: dict[str, str] = field(default_factory=dict)
 
@@ -343,7 +345,7 @@ def exchange_of(call: Call, outcome: str, reason: str, response: Message | None)
         flags=f.flags,
         flag_details=tuple(sorted((k, v) for k, v in f.flag_details.items() if k in f.flags)),
         outcome=outcome,
-        reason=reason,
+        reason=reason or (f.note if outcome == "OK" else ""),
         request_digest=digest(call.request) if call.request is not _EMPTY else "",
         response_digest=digest(response),
         cert_subject=call.caller.cert_subject,

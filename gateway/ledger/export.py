@@ -47,7 +47,37 @@ def export_entries(store: Store, path: Path | str) -> SignedCheckpoint | None:
 
 
 class ExportRangeError(InvalidArgument):
-    """The range asked for is not inside the published checkpoint."""
+    """The range asked for is empty, inverted, or not inside the published checkpoint."""
+
+
+def export_range(size: int, from_index: int, to_index: int) -> tuple[int, int]:
+    """The range ``[from_index, to_index)`` to export under a checkpoint of ``size`` entries
+    (``to_index`` 0: up to ``size``), checked: it must be non-empty and inside the checkpoint.
+    The one check of the CLI's export and of the ExportLedger RPC."""
+    to = size if to_index == 0 else to_index
+    if to_index < 0:
+        raise ExportRangeError(
+            f"to_index: expected at least 0 (0: up to the checkpoint), found {to_index}",
+            field="to_index",
+        )
+    if from_index < 0:
+        raise ExportRangeError(
+            f"from_index: expected at least 0, found {from_index}", field="from_index"
+        )
+    if to > size:
+        raise ExportRangeError(
+            f"to_index: expected at most {size} (the published checkpoint's size), "
+            f"found {to_index}: entries past the checkpoint are not signed yet",
+            field="to_index",
+        )
+    if from_index >= to:
+        shown = f"{to_index}" if to_index else f"0, i.e. {size} (the checkpoint's size)"
+        raise ExportRangeError(
+            f"from_index: expected less than to_index ({shown}), found {from_index}: "
+            "the range [from_index, to_index) would be empty",
+            field="from_index",
+        )
+    return from_index, to
 
 
 def write_bundle(
@@ -64,14 +94,11 @@ def write_bundle(
     """Write a v1 export bundle (``docs/ledger-bundle.md``) of entries ``[from_index,
     to_index)`` (``to_index`` 0: up to the checkpoint's size) under ``published``: its note with
     every cosignature collected, each entry's exact text and leaf hash, and the leaf hashes of
-    the rest of its tree so the root can be recomputed. Returns the range written."""
+    the rest of its tree so the root can be recomputed. Returns the range written. Rows are read
+    in batches: memory stays bounded however large the range (``out`` is written line by line).
+    """
     size = published.size
-    to = size if to_index == 0 else to_index
-    if not 0 <= from_index <= to <= size:
-        raise ExportRangeError(
-            f"to_index: expected 0 ≤ from_index ≤ to_index ≤ {size} (the published checkpoint's "
-            f"size), found from_index {from_index}, to_index {to_index}"
-        )
+    from_index, to = export_range(size, from_index, to_index)
     origin = published.note.split("\n", 1)[0]
     writer = BundleWriter(
         out,

@@ -3,21 +3,30 @@ exchanges too, and are ledgered like any other call."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import contextlib
+import functools
+import threading
+from dataclasses import dataclass
 from typing import Any
 
 import grpc
 from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from aidbridge.v1 import audit_pb2, audit_pb2_grpc
 from gateway import errors
 from gateway.access_report.lines import ReportLine, report_lines
-from gateway.exchange import Call
+from gateway.app import Gateway
+from gateway.exchange import Call, Caller, record_refusal
 from gateway.ledger import log as ledger_log
+from gateway.ledger.export import export_range, write_bundle
 from gateway.ledger.witness_publishing import PublishedCheckpoint
 from gateway.services import convert
-from gateway.services.base import Servicer
+from gateway.services.base import INTERNAL_MESSAGE, STATUS, Servicer, log
+from gateway.store import StoreUnavailable
 from gateway.store.models import Case, LedgerEntry
 
 LEDGER = {"kind": "ledger"}
@@ -194,8 +203,178 @@ class AuditService(Servicer, audit_pb2_grpc.AuditServiceServicer):
     async def ExportLedger(
         self, request: audit_pb2.ExportLedgerRequest, context: grpc.aio.ServicerContext
     ) -> Any:
-        await self.unimplemented(context, request)
-        yield audit_pb2.LedgerEntry()  # pragma: no cover - unimplemented aborts first
+        """Stream the export bundle of a range in chunks of at most 1 MiB. The call is decided,
+        its range checked and its one ledger entry (naming the range) made durable before the
+        first byte leaves; the bundle is then written by ``write_bundle`` in a thread of its own,
+        reading the rows in batches, at most a few chunks ahead of the client."""
+        plans: list[_ExportPlan] = []
+        await self.run_read(context, request, functools.partial(_export_plan, plans=plans))
+        plan = plans[0]
+        pipe = _ChunkPipe(asyncio.get_running_loop())
+        producer = threading.Thread(
+            target=_produce, args=(self.app, plan, pipe), name="ledger-export", daemon=True
+        )
+        producer.start()
+        try:
+            while True:
+                item = await pipe.get()
+                if item is None:
+                    return
+                if isinstance(item, BaseException):
+                    await self._export_failed(context, plan, pipe.sent, item)
+                    return  # unreachable: it aborts
+                pipe.sent += len(item)
+                yield audit_pb2.ExportLedgerChunk(data=item)
+        finally:
+            pipe.stop()
+            await asyncio.to_thread(producer.join)
+
+    async def _export_failed(
+        self, context: grpc.aio.ServicerContext, plan: _ExportPlan, sent: int, exc: BaseException
+    ) -> None:
+        """The bundle could not be finished after its entry said OK: a second entry says where
+        it stopped, and the client gets an error, never a truncated bundle passed off as whole."""
+        if isinstance(exc, (SQLAlchemyError, StoreUnavailable)):
+            code, what = "UNAVAILABLE", "store unavailable"
+        else:
+            code, what = "INTERNAL", INTERNAL_MESSAGE
+            log.error("export failed with a defect", method=plan.method, error=type(exc).__name__)
+        reason = f"{plan.describe()} stopped after {sent} bytes: {what}"
+        try:
+            await asyncio.to_thread(
+                record_refusal, self.app, plan.caller, plan.method, code, reason
+            )
+        except errors.Unavailable as unavailable:
+            await context.abort(grpc.StatusCode.UNAVAILABLE, unavailable.message)
+        await context.abort(STATUS[code], reason)
+
+
+@dataclass(frozen=True)
+class _ExportPlan:
+    """What an allowed ExportLedger call streams: the range under the published checkpoint."""
+
+    caller: Caller
+    method: str
+    published: PublishedCheckpoint
+    from_index: int
+    to_index: int
+    witnesses: tuple[tuple[str, str], ...]
+    exported_at_ns: int
+
+    def describe(self) -> str:
+        return (
+            f"export of entries [{self.from_index}, {self.to_index}) under the checkpoint of "
+            f"{self.published.size} (root {self.published.root.hex()})"
+        )
+
+
+def _export_plan(session: Session, call: Call, *, plans: list[_ExportPlan]) -> audit_pb2.Checkpoint:
+    """The exchange of an export: policy, the published checkpoint, the range checked as the
+    CLI checks it. Its response (digested into the entry) is the checkpoint exported under."""
+    request: audit_pb2.ExportLedgerRequest = call.request  # type: ignore[assignment]
+    call.decide(resource=LEDGER)
+    published = _require_published(session, call)
+    lo, hi = export_range(published.size, request.from_index, request.to_index)
+    plan = _ExportPlan(
+        caller=call.caller,
+        method=call.method,
+        published=published,
+        from_index=lo,
+        to_index=hi,
+        witnesses=tuple((w.name, w.key.vkey) for w in call.app.publisher.witnesses),
+        exported_at_ns=call.now_ns,
+    )
+    call.facts.note = plan.describe()
+    plans.append(plan)
+    return _checkpoint_message(published)
+
+
+EXPORT_CHUNK_BYTES = 1 << 20
+_PIPE_DEPTH = 4  # chunks written ahead of the client at most
+_PIPE_POLL_S = 0.25
+
+
+class _Stopped(Exception):
+    """The stream ended (the client went away or the server stops): stop writing."""
+
+
+class _ChunkPipe:
+    """From the producer thread to the servicer's coroutine: a bounded queue of chunks, then
+    None (the end) or the exception that stopped the producer."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+        self._queue: asyncio.Queue[bytes | BaseException | None] = asyncio.Queue(_PIPE_DEPTH)
+        self._stopped = threading.Event()
+        self.sent = 0
+
+    def put(self, item: bytes | BaseException | None) -> None:
+        """From the producer thread: wait for room, unless the stream has stopped."""
+        if self._stopped.is_set():
+            raise _Stopped
+        try:
+            future = asyncio.run_coroutine_threadsafe(self._queue.put(item), self._loop)
+        except RuntimeError as exc:  # the loop is closed
+            raise _Stopped from exc
+        while True:
+            try:
+                future.result(timeout=_PIPE_POLL_S)
+                return
+            except TimeoutError:
+                if self._stopped.is_set():
+                    future.cancel()
+                    raise _Stopped from None
+
+    async def get(self) -> bytes | BaseException | None:
+        return await self._queue.get()
+
+    def stop(self) -> None:
+        self._stopped.set()
+
+
+class _ChunkSink:
+    """A binary file for ``write_bundle`` that hands on chunks of ``EXPORT_CHUNK_BYTES``."""
+
+    def __init__(self, pipe: _ChunkPipe) -> None:
+        self._pipe = pipe
+        self._buffer = bytearray()
+
+    def write(self, data: bytes) -> int:
+        buffer = self._buffer
+        buffer += data
+        while len(buffer) >= EXPORT_CHUNK_BYTES:
+            self._pipe.put(bytes(buffer[:EXPORT_CHUNK_BYTES]))
+            del buffer[:EXPORT_CHUNK_BYTES]
+        return len(data)
+
+    def close(self) -> None:
+        if self._buffer:
+            self._pipe.put(bytes(self._buffer))
+            self._buffer.clear()
+
+
+def _produce(app: Gateway, plan: _ExportPlan, pipe: _ChunkPipe) -> None:
+    """The producer thread: the bundle as ``write_bundle`` writes it, in one read transaction."""
+    sink = _ChunkSink(pipe)
+    try:
+        with app.store.read() as session:
+            write_bundle(
+                session,
+                sink,  # type: ignore[arg-type]
+                plan.published,
+                app.vkey,
+                from_index=plan.from_index,
+                to_index=plan.to_index,
+                witnesses=plan.witnesses,
+                exported_at_ns=plan.exported_at_ns,
+            )
+        sink.close()
+        pipe.put(None)
+    except _Stopped:
+        return
+    except BaseException as exc:  # handed to the servicer, which ledgers and answers it
+        with contextlib.suppress(_Stopped):
+            pipe.put(exc)
 
 
 def _require_published(session: Session, call: Call) -> PublishedCheckpoint:

@@ -42,6 +42,7 @@ from aidbridge.v1 import (
     reports_pb2,
     resources_pb2,
 )
+from aidbridge_verify.bundle import MAX_TREE_SIZE as BUNDLE_MAX_TREE_SIZE
 from gateway import errors
 
 TIMESTAMP = "google.protobuf.Timestamp"
@@ -129,6 +130,9 @@ OVERRIDES: dict[str, Rule] = {
     "aidbridge.v1.QueryLedgerRequest.method": Rule(kind=METHOD, max_chars=200),
     "aidbridge.v1.QueryLedgerRequest.outcome": Rule(kind=OUTCOME, max_chars=30),
     "aidbridge.v1.GetAccessReportRequest.resident_id": _RESIDENT_ID,
+    # an export's range: indices of a tree a v1 bundle can hold (docs/ledger-bundle.md)
+    "aidbridge.v1.ExportLedgerRequest.from_index": Rule(low=0, high=BUNDLE_MAX_TREE_SIZE),
+    "aidbridge.v1.ExportLedgerRequest.to_index": Rule(low=0, high=BUNDLE_MAX_TREE_SIZE),
     "aidbridge.v1.PageRequest.page_token": _id(),
     # cases
     "aidbridge.v1.Case.case_id": _GATEWAY_ID,

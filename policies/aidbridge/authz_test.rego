@@ -393,6 +393,28 @@ test_no_access_report_for_a_charity if {
 	not decide(report_call(sunshine, "观音桥街道")).allow
 }
 
+# The export bundle of the ledger (ExportLedger): compliance only, never a charity or an office.
+export_call(caller) := {
+	"now_ns": now, "caller": caller, "method": "aidbridge.v1.AuditService/ExportLedger",
+	"resource": {"kind": "ledger"},
+}
+
+test_compliance_exports_the_ledger if {
+	decide(export_call(supervisor)).allow
+}
+
+test_no_export_for_a_charity if {
+	d := decide(export_call(sunshine))
+	not d.allow
+	only_reason(d, "a charity organisation may not call aidbridge.v1.AuditService/ExportLedger")
+}
+
+test_no_export_for_a_government_office if {
+	d := decide(export_call(street_office))
+	not d.allow
+	only_reason(d, "a government organisation may not call aidbridge.v1.AuditService/ExportLedger")
+}
+
 # --- referral loop (issue 11): reverse referrals and the event feed -----------------------------
 
 reverse_referral := {

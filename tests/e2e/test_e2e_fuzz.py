@@ -305,6 +305,10 @@ def _templates(referred: Referred) -> dict[str, list[Message]]:
         ],
         "QueryLedgerRequest": [audit_pb2.QueryLedgerRequest(org=GOV)],
         "GetInclusionProofRequest": [audit_pb2.GetInclusionProofRequest(index=0, tree_size=1)],
+        "ExportLedgerRequest": [
+            audit_pb2.ExportLedgerRequest(from_index=0, to_index=1),
+            audit_pb2.ExportLedgerRequest(from_index=1),
+        ],
         "GetConsistencyProofRequest": [
             audit_pb2.GetConsistencyProofRequest(from_size=1, to_size=1)
         ],

@@ -9,11 +9,11 @@ import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from aidbridge.v1 import audit_pb2, referrals_pb2, referrals_pb2_grpc
+from aidbridge.v1 import referrals_pb2, referrals_pb2_grpc
 from certs import ca
 from gateway.client import secure_channel
 from gateway.store.models import LedgerEntry
-from tests.e2e.flow import CHARITY_A, COMPLIANCE
+from tests.e2e.flow import CHARITY_A
 
 
 def _list_referrals(channel: grpc.Channel, metadata=(("x-aidbridge-actor", "staff-1"),)):
@@ -96,16 +96,6 @@ def test_call_without_actor_metadata_is_refused_and_ledgered(gateway):
     with gateway.app.store.read() as session:
         outcomes = [(e.org, e.outcome) for e in session.query(LedgerEntry)]
     assert (CHARITY_A, "INVALID_ARGUMENT") in outcomes
-
-
-def test_unimplemented_method_says_so_and_is_ledgered(gateway):
-    officer = gateway.client(COMPLIANCE)
-    with pytest.raises(grpc.RpcError) as err:
-        list(officer.audit.ExportLedger(audit_pb2.ExportLedgerRequest()))
-    assert err.value.code() == grpc.StatusCode.UNIMPLEMENTED
-    with gateway.app.store.read() as session:
-        methods = [(e.method, e.outcome) for e in session.query(LedgerEntry)]
-    assert ("aidbridge.v1.AuditService/ExportLedger", "UNIMPLEMENTED") in methods
 
 
 def test_health_and_reflection_answer_over_mtls(gateway):

@@ -146,6 +146,12 @@ class ExportLedgerRequest(_message.Message):
     to_index: int
     def __init__(self, from_index: _Optional[int] = ..., to_index: _Optional[int] = ...) -> None: ...
 
+class ExportLedgerChunk(_message.Message):
+    __slots__ = ("data",)
+    DATA_FIELD_NUMBER: _ClassVar[int]
+    data: bytes
+    def __init__(self, data: _Optional[bytes] = ...) -> None: ...
+
 class GetAccessReportRequest(_message.Message):
     __slots__ = ("resident_id",)
     RESIDENT_ID_FIELD_NUMBER: _ClassVar[int]

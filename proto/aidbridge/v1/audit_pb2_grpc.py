@@ -62,7 +62,7 @@ class AuditServiceStub:
         self.ExportLedger = channel.unary_stream(
                 '/aidbridge.v1.AuditService/ExportLedger',
                 request_serializer=aidbridge_dot_v1_dot_audit__pb2.ExportLedgerRequest.SerializeToString,
-                response_deserializer=aidbridge_dot_v1_dot_audit__pb2.LedgerEntry.FromString,
+                response_deserializer=aidbridge_dot_v1_dot_audit__pb2.ExportLedgerChunk.FromString,
                 _registered_method=True)
         self.GetAccessReport = channel.unary_unary(
                 '/aidbridge.v1.AuditService/GetAccessReport',
@@ -105,7 +105,8 @@ class AuditServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def ExportLedger(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """Compliance only; ledgered once, naming the range, before the first chunk leaves.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
@@ -149,7 +150,7 @@ def add_AuditServiceServicer_to_server(servicer, server):
             'ExportLedger': grpc.unary_stream_rpc_method_handler(
                     servicer.ExportLedger,
                     request_deserializer=aidbridge_dot_v1_dot_audit__pb2.ExportLedgerRequest.FromString,
-                    response_serializer=aidbridge_dot_v1_dot_audit__pb2.LedgerEntry.SerializeToString,
+                    response_serializer=aidbridge_dot_v1_dot_audit__pb2.ExportLedgerChunk.SerializeToString,
             ),
             'GetAccessReport': grpc.unary_unary_rpc_method_handler(
                     servicer.GetAccessReport,
@@ -318,7 +319,7 @@ class AuditService:
             target,
             '/aidbridge.v1.AuditService/ExportLedger',
             aidbridge_dot_v1_dot_audit__pb2.ExportLedgerRequest.SerializeToString,
-            aidbridge_dot_v1_dot_audit__pb2.LedgerEntry.FromString,
+            aidbridge_dot_v1_dot_audit__pb2.ExportLedgerChunk.FromString,
             options,
             channel_credentials,
             insecure,
