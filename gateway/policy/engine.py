@@ -48,6 +48,12 @@ class Decision:
     decision_id: str
     revision: str
     unavailable: bool = False  # remote engine unreachable: the service answers UNAVAILABLE
+    # [from_ns, until_ns): when the same input but for now_ns gets this same decision (the
+    # policy's "holds", holds.rego); None when the policy gave none or it cannot be reused
+    # (a fail-closed denial has none). The decision cache reuses a decision only inside it.
+    holds: tuple[int, int] | None = field(default=None, compare=False)
+    # The id of the evaluated decision a cached answer reuses ("" when evaluated for this call).
+    cached_from: str = field(default="", compare=False)
     extra: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     def obligation(self, field_name: str) -> Mapping[str, Any]:
@@ -123,6 +129,7 @@ def parse_decision(result: Any, *, decision_id: str | None, revision: str) -> De
         raise MalformedDecision("a denial must give at least one reason")
     if not allow and obligations:
         raise MalformedDecision("a denial must carry no obligations")
+    holds = _holds(result["holds"]) if "holds" in result else None
     return Decision(
         allow=allow,
         reasons=reasons,
@@ -130,7 +137,24 @@ def parse_decision(result: Any, *, decision_id: str | None, revision: str) -> De
         flags=flags,
         decision_id=decision_id or new_decision_id(),
         revision=revision,
+        holds=holds,
     )
+
+
+def _holds(value: Any) -> tuple[int, int] | None:
+    """The interval a decision holds in; None (not reusable) unless both ends are integers."""
+    if not isinstance(value, Mapping) or not {"from_ns", "until_ns"} <= set(value):
+        raise MalformedDecision(
+            f"holds must be an object with from_ns and until_ns: {value!r}"[:200]
+        )
+    start, end = value["from_ns"], value["until_ns"]
+    for name, bound in (("from_ns", start), ("until_ns", end)):
+        if type(bound) is bool or not isinstance(bound, int | float):
+            raise MalformedDecision(f"holds.{name} must be a number, found {bound!r}"[:200])
+    # A time given as a fraction of a nanosecond makes a fractional bound: decided, not reused.
+    if type(start) is not int or type(end) is not int:
+        return None
+    return (start, end)
 
 
 def _strings(value: Any, name: str) -> tuple[str, ...]:
