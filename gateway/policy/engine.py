@@ -177,9 +177,17 @@ def _obligations(value: Any) -> Mapping[str, Mapping[str, Any]]:
 
 
 def load_engine(
-    bundle_dir: str | Path, opa_url: str | None = None, timeout_s: float = 0.2
+    bundle_dir: str | Path,
+    opa_url: str | None = None,
+    timeout_s: float = 0.2,
+    *,
+    cache_entries: int = 0,
 ) -> PolicyEngine:
     """The embedded engine on ``bundle_dir``, or a remote OPA at ``opa_url`` when given.
+
+    With ``cache_entries`` > 0 the embedded engine sits behind a decision cache of that many
+    decisions (cache.py). A remote engine never does: the sidecar may load another bundle on its
+    own, so its revision in force is only known from each answer.
 
     With a remote engine the ledger records the revision OPA reports serving; the bundle
     directory gives the revision of denials made without OPA's answer, and the one recorded
@@ -190,4 +198,9 @@ def load_engine(
         return RemoteEngine(opa_url, bundle_dir=bundle_dir, timeout_s=timeout_s)
     from gateway.policy.embedded import EmbeddedEngine
 
-    return EmbeddedEngine(bundle_dir)
+    engine = EmbeddedEngine(bundle_dir)
+    if cache_entries > 0:
+        from gateway.policy.cache import DecisionCache
+
+        return DecisionCache(engine, max_entries=cache_entries)
+    return engine
