@@ -255,3 +255,27 @@ def test_a_birthday_instant_is_where_the_age_changes(born: str, years: int) -> N
     instant = birthday_ns(born, years)
     assert age_on(born, to_date(instant)) == years
     assert age_on(born, to_date(instant - 1)) == years - 1
+
+
+def _ids_in_child(queue: Any) -> None:
+    from gateway.policy.engine import new_decision_id
+
+    queue.put([new_decision_id() for _ in range(3)])
+
+
+def test_decision_ids_are_uuids_unique_in_the_process_and_in_a_forked_child() -> None:
+    import multiprocessing
+    import uuid
+
+    from gateway.policy.engine import new_decision_id
+
+    mine = [new_decision_id() for _ in range(1000)]
+    context = multiprocessing.get_context("fork")
+    queue = context.Queue()
+    child = context.Process(target=_ids_in_child, args=(queue,))
+    child.start()
+    theirs = queue.get(timeout=60)
+    child.join(timeout=60)
+    mine += [new_decision_id() for _ in range(3)]
+    assert len(set(mine) | set(theirs)) == len(mine) + len(theirs)
+    assert all(uuid.UUID(i).version == 4 for i in mine + theirs)
