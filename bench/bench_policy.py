@@ -171,14 +171,41 @@ def run(
     for t in pool:
         t.join()
     wall = time.perf_counter() - wall
-    flat = sorted(x for part in latencies for x in part)
-    cpu = sorted(x for part in cpu_times for x in part)
+    return summary(
+        [x for part in latencies for x in part], [x for part in cpu_times for x in part], wall
+    )
+
+
+def summary(latencies: list[float], cpu_times: list[float], wall: float) -> dict[str, Any]:
+    flat, cpu = sorted(latencies), sorted(cpu_times)
     return {
+        "latencies": latencies,
+        "cpu_times": cpu_times,
+        "wall": wall,
         "per_s": len(flat) / wall,
         "p50_us": statistics.quantiles(flat, n=100)[49],
         "p99_us": statistics.quantiles(flat, n=100)[98],
         "cpu_p50_us": statistics.quantiles(cpu, n=100)[49],
         "cpu_p99_us": statistics.quantiles(cpu, n=100)[98],
+    }
+
+
+def interleaved(
+    runs: dict[str, tuple[Callable[[Any], Any], int]], n: int, rounds: int
+) -> dict[str, dict[str, Any]]:
+    """Each (decide, threads) run in ``rounds`` slices taken in turn, pooled per run: on a
+    shared machine the others' load then falls on all of them alike."""
+    parts: dict[str, list[dict[str, Any]]] = {name: [] for name in runs}
+    for _ in range(rounds):
+        for name, (decide, threads) in runs.items():
+            parts[name].append(run(decide, n // rounds, threads))
+    return {
+        name: summary(
+            [x for r in done for x in r["latencies"]],
+            [x for r in done for x in r["cpu_times"]],
+            sum(r["wall"] for r in done),
+        )
+        for name, done in parts.items()
     }
 
 
@@ -188,6 +215,7 @@ def main() -> None:
     parser.add_argument("--remote-n", type=int, default=2_000, help="remote decisions")
     parser.add_argument("--threads", type=int, default=4)
     parser.add_argument("--cached-n", type=int, default=200_000, help="cached decisions per run")
+    parser.add_argument("--rounds", type=int, default=10, help="slices of the cheap runs")
     args = parser.parse_args()
 
     embedded = EmbeddedEngine(BUNDLE)
@@ -202,11 +230,14 @@ def main() -> None:
     remote = RemoteEngine(server.url, bundle_dir=BUNDLE, timeout_s=1.0)
     assert remote.decide(inputs()[0]).allow
     t = args.threads
+    cheap = {
+        "dict lookup floor, 1 thread": (floor.decide, 1),
+        f"dict lookup floor, {t} threads": (floor.decide, t),
+        "cached (every call a hit), 1 thread": (cache.decide, 1),
+        f"cached (every call a hit), {t} threads": (cache.decide, t),
+    }
     results = {
-        "dict lookup floor, 1 thread": run(floor.decide, args.cached_n),
-        f"dict lookup floor, {t} threads": run(floor.decide, args.cached_n, t),
-        "cached (every call a hit), 1 thread": run(cache.decide, args.cached_n),
-        f"cached (every call a hit), {t} threads": run(cache.decide, args.cached_n, t),
+        **interleaved(cheap, args.cached_n, args.rounds),
         "embedded, 1 thread": run(embedded.decide, args.n),
         f"embedded, {args.threads} threads, interpreter per thread": run(
             embedded.decide, args.n, args.threads
