@@ -61,7 +61,10 @@ class Gateway:
             cipher=cipher,
             engine=engine
             or load_engine(
-                config.bundle_path, opa_url=config.opa_url or None, timeout_s=config.opa_timeout_s
+                config.bundle_path,
+                opa_url=config.opa_url or None,
+                timeout_s=config.opa_timeout_s,
+                cache_entries=config.decision_cache_entries,
             ),
             catalogue=Catalogue.load(config.bundle_path),
             ledger=ledger,

@@ -91,6 +91,26 @@ def age_on(birth_date: str, day: date) -> int:
     return day.year - born.year - ((day.month, day.day) < (born.month, born.day))
 
 
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
+_EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
+
+
+def birthday_ns(birth_date: str, years: int) -> int:
+    """The instant a person turns ``years`` as ``age_on`` counts it: 00:00 China time (UTC+8,
+    ``clock.to_date``) of that birthday; someone born on 29 February turns a year older on
+    1 March of a common year. Clamped to a 64-bit nanosecond clock."""
+    born = date.fromisoformat(birth_date)
+    year = born.year + years
+    if year > date.max.year:
+        return _INT64_MAX
+    try:
+        day = born.replace(year=year)
+    except ValueError:  # 29 February in a common year
+        day = date(year, 3, 1)
+    seconds = (day.toordinal() - _EPOCH_ORDINAL) * 86_400 - 8 * 3600
+    return max(_INT64_MIN, min(_INT64_MAX, seconds * 1_000_000_000))
+
+
 def new_case_id() -> str:
     return "case-" + uuid.uuid4().hex[:20]
 

@@ -52,6 +52,10 @@ class Config:
     bundle_dir: str = "policies"
     opa_url: str = ""
     opa_timeout_s: float = 0.2
+    # Decisions kept by the decision cache in front of the embedded engine (gateway.policy.cache):
+    # a call whose input but for its time was decided before, inside the interval in which the
+    # policy said that decision holds, is not evaluated again. 0 turns the cache off.
+    decision_cache_entries: int = 4096
     # The longest a call waits for the store (and the database's own lock and statement
     # timeouts); past it the call gets UNAVAILABLE and nothing of it is kept.
     store_timeout_s: float = 5.0
@@ -133,6 +137,11 @@ def load_config(work_dir: Path | str, **overrides: Any) -> Config:
     if not config.store_timeout_s > 0:
         raise ConfigError(
             f"setting store_timeout_s: expected seconds > 0, found {config.store_timeout_s!r}"
+        )
+    if config.decision_cache_entries < 0:
+        raise ConfigError(
+            "setting decision_cache_entries: expected a number of decisions ≥ 0 (0: no cache), "
+            f"found {config.decision_cache_entries}"
         )
     if not 0 <= config.witness_quorum <= len(config.witnesses):
         raise ConfigError(

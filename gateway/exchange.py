@@ -67,6 +67,8 @@ class Facts:
     consent_id: str = ""
     consent_version: int = 0
     decision_id: str = ""
+    # The evaluated decision a cached one reuses (gateway.policy.cache); "" if evaluated.
+    decision_cached_from: str = ""
     bundle_revision: str = ""
     fields_released: tuple[tuple[str, str], ...] = ()
     # The policy's flags on the call (integrity, guardian consent, ...), written into its entry.
@@ -145,6 +147,7 @@ class Call:
         decision = self.app.engine.decide(policy_input)
         self.facts.flags = tuple(sorted(set(self.facts.flags) | set(decision.flags)))
         self.facts.decision_id = decision.decision_id
+        self.facts.decision_cached_from = decision.cached_from
         self.facts.bundle_revision = decision.revision
         if decision.unavailable:
             raise errors.Unavailable("policy engine unavailable: " + "; ".join(decision.reasons))
@@ -340,6 +343,7 @@ def exchange_of(call: Call, outcome: str, reason: str, response: Message | None)
         consent_id=f.consent_id,
         consent_version=f.consent_version,
         decision_id=f.decision_id,
+        decision_cached_from=f.decision_cached_from,
         bundle_revision=f.bundle_revision,
         fields_released=f.fields_released if outcome == "OK" else (),
         flags=f.flags,

@@ -69,6 +69,7 @@ _TEXT_FIELDS = (
     "purpose",
     "consent_id",
     "decision_id",
+    "decision_cached_from",
     "bundle_revision",
     "outcome",
     "reason",
@@ -100,6 +101,9 @@ class Exchange:
     consent_id: str = ""
     consent_version: int = 0
     decision_id: str = ""
+    # A decision served from the decision cache: the id of the evaluation it reuses ("" for a
+    # decision evaluated for this call; then absent from the entry).
+    decision_cached_from: str = ""
     bundle_revision: str = ""
     fields_released: tuple[tuple[str, str], ...] = ()  # (field, transform)
     outcome: str = "OK"  # "OK" or a gRPC status name
@@ -195,7 +199,7 @@ def _as_document(ex: Exchange) -> dict[str, Any]:
     }
     # Written only when present, so entries made before these fields existed keep their bytes
     # (and their leaf hashes).
-    for name in ("cert_subject", "cert_issuer"):
+    for name in ("cert_subject", "cert_issuer", "decision_cached_from"):
         if getattr(ex, name):
             document[name] = getattr(ex, name)
     if ex.flags:

@@ -10,6 +10,8 @@ service can answer UNAVAILABLE instead of PERMISSION_DENIED.
 
 from __future__ import annotations
 
+import itertools
+import os
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -48,6 +50,12 @@ class Decision:
     decision_id: str
     revision: str
     unavailable: bool = False  # remote engine unreachable: the service answers UNAVAILABLE
+    # [from_ns, until_ns): when the same input but for now_ns gets this same decision (the
+    # policy's "holds", holds.rego); None when the policy gave none or it cannot be reused
+    # (a fail-closed denial has none). The decision cache reuses a decision only inside it.
+    holds: tuple[int, int] | None = field(default=None, compare=False)
+    # The id of the evaluated decision a cached answer reuses ("" when evaluated for this call).
+    cached_from: str = field(default="", compare=False)
     extra: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     def obligation(self, field_name: str) -> Mapping[str, Any]:
@@ -79,8 +87,29 @@ class MalformedDecision(ValueError):
     """The engine answered with something that is not a decision object."""
 
 
+class _DecisionIds:
+    """Decision ids in UUID form: 64 random bits drawn once per process (again in a forked
+    child), then a counter. Unique per call without a system call: ``uuid4`` reads
+    ``os.urandom``, which lets go of the GIL, and with other busy threads every call would then
+    wait a switch interval (5 ms) to get it back (bench/bench_policy.py)."""
+
+    def __init__(self) -> None:
+        self._reseed()
+        os.register_at_fork(after_in_child=self._reseed)
+
+    def _reseed(self) -> None:
+        self._prefix = int.from_bytes(os.urandom(8), "big") << 64
+        self._counter = itertools.count(1)  # next() on a count is atomic under the GIL
+
+    def new(self) -> str:
+        return str(uuid.UUID(int=self._prefix | next(self._counter), version=4))
+
+
+_ids = _DecisionIds()
+
+
 def new_decision_id() -> str:
-    return str(uuid.uuid4())
+    return _ids.new()
 
 
 def deny(
@@ -123,6 +152,7 @@ def parse_decision(result: Any, *, decision_id: str | None, revision: str) -> De
         raise MalformedDecision("a denial must give at least one reason")
     if not allow and obligations:
         raise MalformedDecision("a denial must carry no obligations")
+    holds = _holds(result["holds"]) if "holds" in result else None
     return Decision(
         allow=allow,
         reasons=reasons,
@@ -130,7 +160,24 @@ def parse_decision(result: Any, *, decision_id: str | None, revision: str) -> De
         flags=flags,
         decision_id=decision_id or new_decision_id(),
         revision=revision,
+        holds=holds,
     )
+
+
+def _holds(value: Any) -> tuple[int, int] | None:
+    """The interval a decision holds in; None (not reusable) unless both ends are integers."""
+    if not isinstance(value, Mapping) or not {"from_ns", "until_ns"} <= set(value):
+        raise MalformedDecision(
+            f"holds must be an object with from_ns and until_ns: {value!r}"[:200]
+        )
+    start, end = value["from_ns"], value["until_ns"]
+    for name, bound in (("from_ns", start), ("until_ns", end)):
+        if type(bound) is bool or not isinstance(bound, int | float):
+            raise MalformedDecision(f"holds.{name} must be a number, found {bound!r}"[:200])
+    # A time given as a fraction of a nanosecond makes a fractional bound: decided, not reused.
+    if type(start) is not int or type(end) is not int:
+        return None
+    return (start, end)
 
 
 def _strings(value: Any, name: str) -> tuple[str, ...]:
@@ -153,9 +200,17 @@ def _obligations(value: Any) -> Mapping[str, Mapping[str, Any]]:
 
 
 def load_engine(
-    bundle_dir: str | Path, opa_url: str | None = None, timeout_s: float = 0.2
+    bundle_dir: str | Path,
+    opa_url: str | None = None,
+    timeout_s: float = 0.2,
+    *,
+    cache_entries: int = 0,
 ) -> PolicyEngine:
     """The embedded engine on ``bundle_dir``, or a remote OPA at ``opa_url`` when given.
+
+    With ``cache_entries`` > 0 the embedded engine sits behind a decision cache of that many
+    decisions (cache.py). A remote engine never does: the sidecar may load another bundle on its
+    own, so its revision in force is only known from each answer.
 
     With a remote engine the ledger records the revision OPA reports serving; the bundle
     directory gives the revision of denials made without OPA's answer, and the one recorded
@@ -166,4 +221,9 @@ def load_engine(
         return RemoteEngine(opa_url, bundle_dir=bundle_dir, timeout_s=timeout_s)
     from gateway.policy.embedded import EmbeddedEngine
 
-    return EmbeddedEngine(bundle_dir)
+    engine = EmbeddedEngine(bundle_dir)
+    if cache_entries > 0:
+        from gateway.policy.cache import DecisionCache
+
+        return DecisionCache(engine, max_entries=cache_entries)
+    return engine

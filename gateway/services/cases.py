@@ -34,9 +34,14 @@ SUMMARY_ENTRY = "/summary"
 
 
 def subject_attributes(call: Call, row: Case) -> dict[str, Any]:
+    """input.subject: the age today (China time) and capacity, for the guardian and minors'
+    rules, and the instants the age crosses 14 and 18, which bound the interval in which the
+    decision holds (policies/aidbridge/holds.rego)."""
     return {
         "age_years": cases.age_on(row.birth_date, to_date(call.now_ns)),
         "lacks_capacity": bool(row.lacks_capacity),
+        "turns_14_ns": cases.birthday_ns(row.birth_date, 14),
+        "turns_18_ns": cases.birthday_ns(row.birth_date, 18),
     }
 
 

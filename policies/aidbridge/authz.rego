@@ -1,7 +1,10 @@
 # AidBridge authorisation: who may call which RPC, on which resource.
 #
 # The gateway asks `data.aidbridge.authz.decision` on every call and enforces the answer:
-#   {"allow": bool, "reasons": [..], "flags": [..], "obligations": {field: {"action": ..}}}
+#   {"allow": bool, "reasons": [..], "flags": [..], "obligations": {field: {"action": ..}},
+#    "holds": {"from_ns": .., "until_ns": ..}}
+# `holds` is the interval of time in which the same input (but for now_ns) gets the same
+# decision (holds.rego); the gateway may reuse a decision only inside it.
 # A call is allowed only when (1) the caller's organisation is registered (data.json "orgs")
 # with the role the call claims, (2) the grants table (data.json "grants": method -> role ->
 # check) lets that role call the method, (3) the named check (data.json "checks") passes on the
@@ -21,7 +24,8 @@
 # Input (all times integer nanoseconds since the epoch, UTC):
 #   now_ns, caller {org, role, actor}, method, purpose, release ("summary" | "contact" | absent),
 #   resource {kind, id, office_id, from_org, to_org, owner_org, state, target_state, street},
-#   subject {age_years, lacks_capacity}, consent {...} (see consent.rego).
+#   subject {age_years, lacks_capacity, turns_14_ns, turns_18_ns}, consent {...} (see
+#   consent.rego); the subject's birthdays bound the interval of the decision (holds.rego).
 #
 # Written for regopy's cost model (README, "Writing Rego that both engines accept"): every
 # statement costs microseconds, so each value is a rule computed once, each part of a check is
@@ -32,6 +36,7 @@ package aidbridge.authz
 import rego.v1
 
 import data.aidbridge.consent
+import data.aidbridge.holds
 import data.aidbridge.integrity
 import data.aidbridge.obligations
 
@@ -52,6 +57,7 @@ allowed := {
 	"reasons": [],
 	"flags": flags,
 	"obligations": released_obligations,
+	"holds": holds.interval,
 }
 
 denied := {
@@ -59,6 +65,7 @@ denied := {
 	"reasons": sort(denial_reasons),
 	"flags": sort(denial_flags),
 	"obligations": {},
+	"holds": holds.interval,
 }
 
 # A denied call is flagged only where the attempt itself is what supervision should see: a

@@ -187,6 +187,48 @@ def test_withdrawal_denies_the_very_next_pull_at_the_same_instant(gw):
     assert f"consent {consent.consent_id} is withdrawn" in refused.details()
 
 
+def _pull_entries(gw) -> list[dict]:
+    with gw.app.store.read() as session:
+        rows = session.scalars(select(LedgerEntry).order_by(LedgerEntry.id))
+        entries = [json.loads(r.entry_json) for r in rows]
+    return [e for e in entries if e["method"] == "aidbridge.v1.CaseService/PullCaseSummary"]
+
+
+def test_a_repeated_pull_is_decided_from_the_cache_and_withdrawal_still_denies_the_next(gw):
+    gov, charity = gw.client(GOV), gw.client(CHARITY_A)
+    case_id = _register(gov, adults(1)[0], "cw")
+    consent = _record(gov, _consent(gw, case_id), "cw")
+    referral_id = _refer(gov, case_id, consent.consent_id, "cw")
+    first = pull(charity, referral_id)
+    gw.app.clock.advance(1)
+    assert pull(charity, referral_id) == first  # the cached decision releases the same
+
+    _withdraw(gov, consent.consent_id, "cw")
+    gw.app.clock.advance(1)  # the next nanosecond: inside the cached decision's interval
+    refused = _refused(pull, charity, referral_id)
+
+    assert refused.code() == DENIED
+    assert f"consent {consent.consent_id} is withdrawn" in refused.details()
+    evaluated, cached, denied = _pull_entries(gw)
+    assert "decision_cached_from" not in evaluated
+    assert cached["decision_cached_from"] == evaluated["decision_id"]
+    assert cached["decision_id"] != evaluated["decision_id"]
+    assert cached["outcome"] == "OK" and cached["fields_released"] == evaluated["fields_released"]
+    assert denied["outcome"] == "PERMISSION_DENIED" and "decision_cached_from" not in denied
+    assert len({e["decision_id"] for e in (evaluated, cached, denied)}) == 3
+
+
+def test_with_the_cache_off_every_pull_is_evaluated(tmp_path):
+    config = dataclasses.replace(_parked_sweep(tmp_path / "work"), decision_cache_entries=0)
+    for gw in start_gateway(config, clock=FixedClock(time.time_ns())):
+        gov, charity = gw.client(GOV), gw.client(CHARITY_A)
+        case_id = _register(gov, adults(1)[0], "off")
+        consent = _record(gov, _consent(gw, case_id), "off")
+        referral_id = _refer(gov, case_id, consent.consent_id, "off")
+        assert pull(charity, referral_id) == pull(charity, referral_id)
+        assert [e.get("decision_cached_from") for e in _pull_entries(gw)] == [None, None]
+
+
 def test_withdrawal_cancels_the_open_referrals_resting_on_it_and_no_other(gw):
     gov, charity_a, charity_b = gw.client(GOV), gw.client(CHARITY_A), gw.client(CHARITY_B)
     case_id = _register(gov, adults(1)[0], "c")

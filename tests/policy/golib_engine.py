@@ -151,13 +151,14 @@ def _load(bundle_dir: Path, *, run_tests_first: bool) -> _Loaded:
 
 
 def canonical(decision: Decision) -> str:
-    """A decision's content (allow, reasons, flags, obligations) as text, for comparisons."""
+    """A decision's content (allow, reasons, flags, obligations, holds) as text, for comparisons."""
     return json.dumps(
         {
             "allow": decision.allow,
             "reasons": list(decision.reasons),
             "flags": list(decision.flags),
             "obligations": {k: dict(v) for k, v in decision.obligations.items()},
+            "holds": decision.holds,
         },
         ensure_ascii=False,
         sort_keys=True,

@@ -60,6 +60,9 @@ def check_expectation(decision: Any, expect: dict[str, Any]) -> None:
         assert flag in decision.flags, where
     if "flags_exact" in expect:
         assert list(decision.flags) == sorted(expect["flags_exact"]), where
+    if "holds" in expect:
+        want_holds = (expect["holds"]["from_ns"], expect["holds"]["until_ns"])
+        assert decision.holds == want_holds, f"holds {decision.holds}, expected {want_holds}"
     for name, want in expect.get("obligations", {}).items():
         want = {"action": want} if isinstance(want, str) else want
         assert dict(decision.obligation(name)) == want, f"obligation of {name}"

@@ -2,7 +2,10 @@
 
 regopy (embedded), OPA's own Go engine in process (golib), the remote engine against the local
 Data-API server (OPA's engine behind OPA's HTTP API), and a real `opa run --server` when an
-`opa` binary is on PATH.
+`opa` binary is on PATH. Each engine runs the table twice more behind the decision cache
+(gateway/policy/cache.py): every row decided twice, the second time from the cache with the same
+decision, and every row again at and around each instant the decision's interval is bounded by,
+where the cache must give what the engine alone gives.
 """
 
 from __future__ import annotations
@@ -19,7 +22,9 @@ from typing import Any
 
 import pytest
 
+from gateway.policy.cache import DecisionCache
 from gateway.policy.embedded import EmbeddedEngine
+from gateway.policy.engine import PolicyEngine
 from gateway.policy.remote import RemoteEngine
 
 from .golib_engine import GolibEngine, canonical
@@ -82,6 +87,105 @@ def test_every_engine_gives_identical_decisions_on_every_row(
         a = canonical(embedded.decide(policy_input))
         assert canonical(golib.decide(policy_input)) == a, f"OPA's engine: {name}"
         assert canonical(remote.decide(policy_input)) == a, f"remote: {name}"
+
+
+# --- behind the decision cache -------------------------------------------------------------
+@pytest.fixture(params=["embedded", "golib", "remote"])
+def any_engine(request: pytest.FixtureRequest) -> PolicyEngine:
+    if request.param == "remote":
+        request.getfixturevalue("healthy_data_api")
+    engine: PolicyEngine = request.getfixturevalue(request.param)
+    return engine
+
+
+def _reusable(policy_input: dict[str, Any], holds: tuple[int, int] | None) -> bool:
+    now = policy_input.get("now_ns")
+    return type(now) is int and holds is not None and holds[0] <= now < holds[1]
+
+
+def test_every_row_twice_behind_the_cache_the_second_time_from_it(
+    any_engine: PolicyEngine,
+) -> None:
+    hits = 0
+    for name, policy_input, expect in ROWS:
+        cache = DecisionCache(any_engine, max_entries=8)  # rows may repeat an input
+        first, second = cache.decide(policy_input), cache.decide(policy_input)
+        check_expectation(first, expect)
+        check_expectation(second, expect)
+        assert canonical(second) == canonical(first) == canonical(any_engine.decide(policy_input))
+        assert not first.cached_from, name
+        if _reusable(policy_input, first.holds):
+            assert second.cached_from == first.decision_id, name
+            assert second.decision_id != first.decision_id, name
+            hits += 1
+        else:
+            assert not second.cached_from, name
+    assert hits >= len(ROWS) - 5  # only rows without a clock or a JSON input are not reused
+
+
+def _instants(policy_input: dict[str, Any]) -> list[int]:
+    """The instants the decision's interval can end at, with their neighbours."""
+    consent, subject = policy_input.get("consent"), policy_input.get("subject")
+    marks = [
+        part.get(key)
+        for part, keys in (
+            (consent, ("valid_from_ns", "valid_until_ns")),
+            (subject, ("turns_14_ns", "turns_18_ns")),
+        )
+        if isinstance(part, dict)
+        for key in keys
+    ]
+    return sorted({m + d for m in marks if type(m) is int and m > 0 for d in (-1, 0, 1)})
+
+
+EDGE_ROWS = [row for row in ROWS if type(row[1].get("now_ns")) is int and _instants(row[1])]
+
+
+@pytest.mark.parametrize("engine_name", ["embedded", "golib"])
+def test_at_each_interval_edge_the_cache_answers_as_the_engine_alone(
+    request: pytest.FixtureRequest, engine_name: str
+) -> None:
+    # valid_from - 1 / valid_from / + 1, valid_until - 1 / valid_until / + 1 and the same around
+    # the 14th and 18th birthdays, after the row's own time: a decision cached before an edge
+    # is never served past it.
+    engine: PolicyEngine = request.getfixturevalue(engine_name)
+    assert len(EDGE_ROWS) > 50
+    served_across = 0  # answers from the cache
+    for name, policy_input, _ in EDGE_ROWS:
+        cache = DecisionCache(engine, max_entries=8)
+        warm = cache.decide(policy_input)
+        evaluated = {warm.decision_id: warm}
+        for now in [policy_input["now_ns"], *_instants(policy_input)]:
+            at = dict(policy_input, now_ns=now)
+            got, alone = cache.decide(at), engine.decide(at)
+            assert canonical(got) == canonical(alone), f"{name} at {now}"
+            if got.cached_from:
+                source = evaluated[got.cached_from]
+                assert source.holds is not None and source.holds[0] <= now < source.holds[1]
+                served_across += 1
+            else:
+                evaluated[got.decision_id] = got
+    assert served_across > len(EDGE_ROWS)  # the cache was used, not only bypassed
+
+
+def test_the_cache_does_not_serve_a_childs_decision_past_the_14th_birthday(
+    any_engine: PolicyEngine,
+) -> None:
+    rows = {name: (policy_input, expect) for name, policy_input, expect in ROWS}
+    child, allowed = rows["a child's guardian consent holds until the 14th birthday"]
+    fourteen, lapsed = rows["at the 14th birthday the guardian's consent has lapsed"]
+    birthday = child["subject"]["turns_14_ns"]
+    cache = DecisionCache(any_engine, max_entries=8)
+    check_expectation(cache.decide(child), allowed)
+    last = cache.decide(dict(child, now_ns=birthday - 1))
+    check_expectation(last, allowed)
+    assert last.cached_from
+    # The same input at the birthday: outside the interval, so the policy decides again ...
+    assert not cache.decide(dict(child, now_ns=birthday)).cached_from
+    # ... and as the gateway sends it from then on, 14 years old, the consent has lapsed.
+    decision = cache.decide(fourteen)
+    check_expectation(decision, lapsed)
+    assert not decision.cached_from
 
 
 def test_remote_engine_keeps_the_servers_decision_id(
