@@ -23,6 +23,7 @@ import argparse
 import itertools
 import json
 import os
+import shutil
 import signal
 import statistics
 import subprocess
@@ -37,6 +38,9 @@ import grpc
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+import stage_profile  # noqa: E402
 
 from aidbridge.v1 import cases_pb2, referrals_pb2  # noqa: E402
 from gateway.client import Client, credentials, secure_channel  # noqa: E402
@@ -106,6 +110,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--callers", default=None, help="comma-separated, default 1,16,64")
     parser.add_argument("--profile", action="store_true", help="CPU by stage (see docstring)")
+    parser.add_argument("--py-spy", default=None, help="py-spy binary (default: on PATH)")
     args = parser.parse_args()
     levels = [int(n) for n in (args.callers or ("16" if args.profile else "1,16,64")).split(",")]
 
@@ -123,6 +128,11 @@ def main() -> None:
         echo: subprocess.Popen[str] | None = None
         results: dict[tuple[str, int], dict[str, float]] = {}
         profiles: dict[str, dict[str, float]] = {}
+        activities: dict[str, dict[str, float]] = {}
+        spied: dict[str, dict[str, float]] = {}
+        spied_activity: dict[str, dict[str, float]] = {}
+        spy_file = Path(tmp) / "py-spy.txt"
+        py_spy = args.py_spy or shutil.which("py-spy")
         try:
             deadline = time.time() + 60
             while not port_file.exists() and time.time() < deadline:
@@ -180,17 +190,41 @@ def main() -> None:
                 )
                 for name, op in ops:
                     measure(op, 1.0, callers, gateway.pid)
+                    spy = None
                     if args.profile:
                         gateway.send_signal(signal.SIGUSR1)
+                        if py_spy:
+                            spy_file.unlink(missing_ok=True)
+                            spy = subprocess.Popen(
+                                [
+                                    *(py_spy, "record", "--gil", "--nonblocking", "-r", "250"),
+                                    *("-d", str(max(1, int(args.seconds) - 1)), "-f", "raw"),
+                                    *("-o", str(spy_file), "-p", str(gateway.pid)),
+                                ],
+                                stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL,
+                                env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"},
+                            )
                     results[(name, callers)] = measure(op, args.seconds, callers, gateway.pid)
+                    if spy is not None:
+                        spy.wait(timeout=60)
+                        if spy_file.exists():
+                            stages, acts = stage_profile.read_py_spy(spy_file.read_text())
+                            spied[name] = {**stages, "_calls": results[(name, callers)]["calls"]}
+                            spied_activity[name] = {
+                                **acts,
+                                "_calls": results[(name, callers)]["calls"],
+                            }
                     if args.profile:
                         profile_file.unlink(missing_ok=True)
                         gateway.send_signal(signal.SIGUSR2)
                         while not profile_file.exists():
                             time.sleep(0.05)
                         time.sleep(0.1)
-                        profiles[name] = json.loads(profile_file.read_text())["cpu_s"]
-                        profiles[name]["_calls"] = results[(name, callers)]["calls"]
+                        figures = json.loads(profile_file.read_text())
+                        calls = results[(name, callers)]["calls"]
+                        profiles[name] = {**figures["cpu_s"], "_calls": calls}
+                        activities[name] = {**figures["activity_s"], "_calls": calls}
             channel.close()
             gov.close()
             charity.close()
@@ -218,22 +252,37 @@ def main() -> None:
                 f"{r['cpu_ms']:>13.2f}{r['errors']:>8.0f}{r['per_s'] / base['per_s']:>8.2f}x"
             )
     print("target: PullCaseSummary >= 0.5x the echo's calls/s")
-    if profiles:
-        print(f"\nserver CPU per call by stage (ms), {levels[-1]} callers:")
-        names = [n for n, _ in ops]
-        stages = sorted(
-            {s for p in profiles.values() for s in p if s != "_calls"},
-            key=lambda s: -sum(p.get(s, 0) / p["_calls"] for p in profiles.values()),
-        )
-        print(f"{'stage':46}" + "".join(f"{n:>17}" for n in names))
-        for stage in stages:
-            cells = []
-            for n in names:
-                p = profiles[n]
-                total = sum(v for k, v in p.items() if k != "_calls")
-                ms = p.get(stage, 0.0) / p["_calls"] * 1000
-                cells.append(f"{ms:>9.3f} ({p.get(stage, 0.0) / total:>4.0%})")
-            print(f"{stage:46}" + "".join(f"{c:>17}" for c in cells))
+    names = [n for n, _ in ops]
+    for title, table in (("stage", profiles), ("activity", activities)):
+        if table:
+            print(f"\nserver CPU per call by {title} (ms), {levels[-1]} callers (sampler):")
+            _print_breakdown(title, table, names, per=1.0)
+    for title, table in (("stage", spied), ("activity", spied_activity)):
+        if table:
+            print(
+                f"\nGIL held per call by {title} (ms), {levels[-1]} callers "
+                "(py-spy --gil; C work without the GIL, e.g. regopy's, is not in it):"
+            )
+            _print_breakdown(title, table, names, per=1 / 250)
+
+
+def _print_breakdown(
+    title: str, table: dict[str, dict[str, float]], names: list[str], *, per: float
+) -> None:
+    """Rows of ``table`` (seconds, or samples of ``per`` seconds each) per call and as shares."""
+    rows = sorted(
+        {s for p in table.values() for s in p if s != "_calls"},
+        key=lambda s: -sum(p.get(s, 0) / p["_calls"] for p in table.values()),
+    )
+    print(f"{title:46}" + "".join(f"{n:>17}" for n in names))
+    for row in rows:
+        cells = []
+        for n in names:
+            p = table[n]
+            total = sum(v for k, v in p.items() if k != "_calls")
+            ms = p.get(row, 0.0) * per / p["_calls"] * 1000
+            cells.append(f"{ms:>9.3f} ({p.get(row, 0.0) / total:>4.0%})")
+        print(f"{row:46}" + "".join(f"{c:>17}" for c in cells))
 
 
 if __name__ == "__main__":

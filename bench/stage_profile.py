@@ -3,7 +3,8 @@ benchmarks (no py-spy needed).
 
 Every ``interval_s`` a sampler thread reads each Python thread's own CPU clock
 (``pthread_getcpuclockid``) and its current stack (``sys._current_frames``); the CPU the thread
-used since the last sample is charged to the stage of that stack: the first frame from the leaf
+used since the last sample is charged to the stage of that stack (of the last stack it was seen
+working in, when it is waiting now): the first frame from the leaf
 up whose file matches a stage rule (policy, SQLAlchemy ORM, SQLAlchemy Core, database driver,
 crypto, protobuf, ledger, logging, gRPC/asyncio, other gateway code). Threads with no Python
 frames (gRPC's C-core pollers, the TLS work) are read from ``/proc/self/task`` and charged to
@@ -49,24 +50,73 @@ OTHER = "other Python"
 _IDLE_FILES = ("/threading.py", "/queue.py", "/concurrent/futures/thread.py")
 
 
+# What a thread is doing, by a frame anywhere on its stack (the first rule that matches).
+ACTIVITIES: tuple[tuple[str, str], ...] = (
+    ("ledger sequencer", "integrate"),
+    ("group-commit writer", "_loop"),
+    ("sweeps", "sweep"),
+    ("call handlers", "_guarded"),
+    ("refusals", "record_refusal"),
+)
+
+
+def activity_of(frame: FrameType | None, *, main: bool) -> str:
+    return activity_of_stack(_stack(frame), main=main)
+
+
+def activity_of_stack(stack: list[tuple[str, str]], *, main: bool) -> str:
+    names = {function for function, _ in stack}
+    for activity, function in ACTIVITIES:
+        if function in names:
+            return activity
+    return "event loop (gRPC, asyncio)" if main else "other threads"
+
+
 def stage_of(frame: FrameType | None) -> str:
-    leaf = True
+    return stage_of_stack(_stack(frame))
+
+
+def stage_of_stack(stack: list[tuple[str, str]]) -> str:
+    """The stage of a stack of (function, file) pairs, leaf first."""
     gateway_seen = False
-    while frame is not None:
-        code = frame.f_code
-        name = code.co_filename
-        if leaf and code.co_name in DRIVER_CALLS:
+    for depth, (function, name) in enumerate(stack):
+        if depth == 0 and function in DRIVER_CALLS:
             return "DB driver (sqlite3/psycopg)"
-        if leaf and name.endswith(_IDLE_FILES) and code.co_name in ("wait", "get", "_worker"):
+        if depth == 0 and name.endswith(_IDLE_FILES) and function in ("wait", "get", "_worker"):
             return IDLE
         for stage, parts in RULES:
             if any(p in name for p in parts):
                 return stage
         if "/gateway/" in name:
             gateway_seen = True
-        leaf = False
-        frame = frame.f_back
     return OTHER_GATEWAY if gateway_seen else OTHER
+
+
+def _stack(frame: FrameType | None) -> list[tuple[str, str]]:
+    stack = []
+    while frame is not None:
+        stack.append((frame.f_code.co_name, frame.f_code.co_filename))
+        frame = frame.f_back
+    return stack
+
+
+def read_py_spy(raw: str) -> tuple[dict[str, int], dict[str, int]]:
+    """Samples by stage and by activity from ``py-spy record -f raw`` output (collapsed stacks,
+    root first: ``function (file:line);...;function (file:line) count``)."""
+    stages: dict[str, int] = defaultdict(int)
+    activities: dict[str, int] = defaultdict(int)
+    for line in raw.splitlines():
+        frames, _, count = line.rpartition(" ")
+        if not frames or not count.isdigit():
+            continue
+        stack = []
+        for frame in reversed(frames.split(";")):
+            function, _, where = frame.partition(" (")
+            stack.append((function.rsplit(".", 1)[-1], "/" + where.rsplit(":", 1)[0]))
+        main = not any(function == "_bootstrap" for function, _ in stack)
+        stages[stage_of_stack(stack)] += int(count)
+        activities[activity_of_stack(stack, main=main)] += int(count)
+    return stages, activities
 
 
 class Sampler:
@@ -82,6 +132,8 @@ class Sampler:
         with with_lock:
             self.cpu: dict[str, float] = defaultdict(float)
             self.last: dict[int, float] = {}
+            self.doing: dict[int, tuple[str, str]] = {}
+            self.by_activity: dict[str, float] = defaultdict(float)
             self.samples = 0
             self.started = time.monotonic()
             self.c_threads_start = self._c_thread_ticks()
@@ -114,6 +166,7 @@ class Sampler:
         return ticks
 
     def _run(self) -> None:
+        main = threading.main_thread().ident
         while True:
             time.sleep(self.interval_s)
             frames = sys._current_frames()
@@ -128,7 +181,17 @@ class Sampler:
                     self.last[ident] = now
                     if before is None:
                         continue
-                    self.cpu[stage_of(frames.get(ident))] += now - before
+                    frame = frames.get(ident)
+                    stage = stage_of(frame)
+                    if stage == IDLE:
+                        # Waiting now: what it used since the last sample was spent on the
+                        # work it was last seen doing.
+                        stage, activity = self.doing.get(ident, (IDLE, IDLE))
+                    else:
+                        activity = activity_of(frame, main=ident == main)
+                        self.doing[ident] = (stage, activity)
+                    self.cpu[stage] += now - before
+                    self.by_activity[activity] += now - before
 
     def dump(self) -> None:
         with self._lock:
@@ -137,6 +200,7 @@ class Sampler:
                 "seconds": time.monotonic() - self.started,
                 "samples": self.samples,
                 "cpu_s": {**self.cpu, C_THREADS: c_seconds},
+                "activity_s": {**self.by_activity, C_THREADS: c_seconds},
             }
         self.out.write_text(json.dumps(figures))
 
