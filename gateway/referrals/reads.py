@@ -144,3 +144,26 @@ def declared_relationships(session: Session, row: ReleaseRead, *, org: str, acto
     return register.declared_relationships(
         session, org=org, actor=actor, relative_index=row.subject_index
     )
+
+
+_CONSENT_AND_DECLARATION = select(
+    *consents.consent_read_columns(),
+    register.any_declared(
+        org=bindparam("org"), actor=bindparam("actor"), relative_index=bindparam("relative_index")
+    ).label("declared"),
+).where(_CONSENTS.c.consent_id == bindparam("consent_id"))
+
+
+def consent_and_declaration(
+    session: Session, consent_id: str, now_ns: int, *, org: str, actor: str, relative_index: str
+) -> tuple[Any, bool]:
+    """In one statement: the consent as enforcement sees it at ``now_ns`` (NotFound if absent)
+    and whether ``actor`` of ``org`` has a standing declaration naming ``relative_index`` — what
+    a prepared referral checks again in the writer."""
+    row = session.execute(
+        _CONSENT_AND_DECLARATION,
+        {"consent_id": consent_id, "org": org, "actor": actor, "relative_index": relative_index},
+    ).first()
+    if row is None:
+        raise errors.NotFound(f"consent {consent_id} does not exist", field="consent_id")
+    return consents.effective_consent_of(row, now_ns), bool(row.declared)

@@ -32,7 +32,7 @@ from gateway.integrity import approvals
 from gateway.privacy.pseudonyms import PseudonymNotFound, pseudonym_version, resolve_pseudonym
 from gateway.privacy.scrub import scrub_narrative
 from gateway.privacy.transform import known_values
-from gateway.referrals import model, states, validate
+from gateway.referrals import model, reads, states, validate
 from gateway.referrals import repository as store
 from gateway.services import convert
 from gateway.services.base import Servicer
@@ -183,21 +183,27 @@ class ReferralService(Servicer, referrals_pb2_grpc.ReferralServiceServicer):
     def _prepare_create(self, session: Session, call: Call) -> Prepared | None:
         """CreateReferral before the writer: the same checks and decision as ``_create``, the
         referral, its event and the response built here; the writer inserts them if the
-        consent's state and the conflict fact are still what the decision saw (else the call
-        runs as ``_create``). A call the policy holds for a second approval is not prepared."""
+        consent's state is still what the decision saw and no declaration names the person
+        (else the call runs as ``_create``). A call touching a declared relative is not
+        prepared (the policy may hold it for a second approval, which writes)."""
         request: referrals_pb2.CreateReferralRequest = call.request  # type: ignore[assignment]
         app = call.app
         case_row, referral_for, consent, conflict = self._create_checks(session, call)
-        if approvals.SECOND_APPROVAL in call.facts.flags:
+        if approvals.SECOND_APPROVAL in call.facts.flags or conflict["declared_relative"]:
             return None
-        resident_id = conflict.pop("_resident_id")
+        relative_index = app.subject_index(conflict["_resident_id"])
 
         def still_holds(writer_session: Session) -> bool:
-            now = consents.effective_consent(writer_session, consent.consent_id, call.now_ns)
-            return (
-                now.state == consent.state
-                and conflict_fact(writer_session, call, resident_id) == conflict
+            # One statement: the consent's state now, and no declaration made meanwhile.
+            now, declared = reads.consent_and_declaration(
+                writer_session,
+                consent.consent_id,
+                call.now_ns,
+                org=call.caller.org,
+                actor=call.caller.actor,
+                relative_index=relative_index,
             )
+            return now.state == consent.state and not declared
 
         def produce() -> tuple[referrals_pb2.CreateReferralResponse, list, Any]:
             days = request.respond_within_days or app.config.referral_respond_days

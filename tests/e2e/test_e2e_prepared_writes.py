@@ -11,7 +11,7 @@ import grpc
 import pytest
 from sqlalchemy import func, select
 
-from aidbridge.v1 import consents_pb2, referrals_pb2
+from aidbridge.v1 import consents_pb2, integrity_pb2, referrals_pb2
 from gateway.services import referrals as referral_service
 from gateway.store.models import LedgerEntry, Referral
 from gateway.workdir import init_workdir
@@ -72,6 +72,34 @@ def test_a_consent_withdrawn_after_the_decision_and_before_the_write_stops_the_r
     entries = _count(gw, LedgerEntry, LedgerEntry.method == CREATE)
     assert _count(gw, LedgerEntry, LedgerEntry.method == CREATE, LedgerEntry.outcome == "OK") == 1
     assert entries == 2  # the first referral's and this refusal's
+
+
+def test_a_relative_declared_after_the_decision_and_before_the_write_holds_the_referral(
+    gw, monkeypatch
+):
+    caseworker = gw.client(GOV, "cw-007")
+    person = adults(1, seed=43)[0]
+    referred = refer(caseworker, person, tag="declared")
+    prepare = referral_service.ReferralService._prepare_create
+
+    def declared_meanwhile(self, session, call):
+        prepared = prepare(self, session, call)
+        caseworker.integrity.DeclareRelationship(
+            integrity_pb2.DeclareRelationshipRequest(
+                request_id="declare-meanwhile",
+                relative_resident_id=person.person.resident_id,
+                relationship=integrity_pb2.RELATIONSHIP_SIBLING,
+            )
+        )
+        return prepared
+
+    monkeypatch.setattr(referral_service.ReferralService, "_prepare_create", declared_meanwhile)
+    with pytest.raises(grpc.RpcError) as held:
+        _create(caseworker, referred, "declared-second")
+
+    assert held.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert "held for a second approver" in (held.value.details() or "")
+    assert _count(gw, Referral, Referral.consent_id == referred.consent_id) == 1
 
 
 def test_the_same_request_sent_at_once_creates_one_referral_and_one_answer(gw):
