@@ -15,6 +15,7 @@ from collections.abc import Collection
 from datetime import date
 from typing import Any
 
+from sqlalchemy import Table, bindparam, select
 from sqlalchemy.orm import Session
 from stdnum.cn import ric
 
@@ -148,6 +149,19 @@ def get_case(session: Session, case_id: str) -> Case:
     return row
 
 
-def load_record(row: Case, cipher: FieldCipher) -> dict[str, Any]:
+_CASES: Table = Case.__table__  # type: ignore[assignment]
+_READ_CASE = select(_CASES).where(_CASES.c.case_id == bindparam("case_id"))
+
+
+def read_case(session: Session, case_id: str) -> Any:
+    """``get_case`` for a read: a Core row with the same columns, no ORM object built."""
+    row = session.execute(_READ_CASE, {"case_id": case_id}).first() if case_id else None
+    if row is None:
+        raise errors.NotFound(f"case {case_id!r} not found", field="case_id")
+    return row
+
+
+def load_record(row: Any, cipher: FieldCipher) -> dict[str, Any]:
+    """The case's record, decrypted (``row``: a ``Case`` or a Core row of ``cases``)."""
     record: dict[str, Any] = json.loads(cipher.decrypt(row.payload_enc, row.case_id.encode()))
     return record

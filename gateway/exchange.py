@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from google.protobuf.message import Message
-from sqlalchemy import Table, event, select
+from sqlalchemy import Table, bindparam, event, select
 from sqlalchemy.orm import Session
 
 from gateway import errors, identity
@@ -165,6 +165,15 @@ def digest(message: Message | None) -> str:
 
 def run_exchange(call: Call, handler: Callable[[Session, Call], M]) -> M:
     """Run ``handler`` as one write unit with the call's ledger entry; see module doc."""
+
+    def run() -> M:
+        _refuse_revoked(call)
+        return _in_writer(call, handler)
+
+    return _guarded(call, run)
+
+
+def _in_writer(call: Call, handler: Callable[[Session, Call], M]) -> M:
     inserts: list[Insert] = []
 
     def unit(session: Session) -> M:
@@ -178,9 +187,63 @@ def run_exchange(call: Call, handler: Callable[[Session, Call], M]) -> M:
         inserts.extend(call.inserts)
         return response
 
+    return call.app.writer.submit(unit, inserts=inserts, deadline=call.deadline)
+
+
+@dataclass
+class Prepared:
+    """A write call worked out in a read transaction, outside the writer: its response, the rows
+    it stores (in insertion order: a row after the rows it refers to) and, run in the writer just
+    before they are inserted, ``still_holds``: whether what the call read (a consent's state, an
+    idempotency key, ...) is still so. A replay of an answered request has no rows."""
+
+    response: Message
+    rows: list[Insert]
+    still_holds: Callable[[Session], bool]
+
+
+class _Stale(Exception):
+    """What a prepared call rested on changed before the writer took it."""
+
+
+def run_prepared_exchange(
+    call: Call,
+    prepare: Callable[[Session, Call], Prepared | None],
+    handler: Callable[[Session, Call], M],
+) -> M:
+    """A write call whose policy decision, crypto and messages are computed before the writer
+    (``prepare``, in a read transaction, in the caller's thread), so the writer only checks
+    ``still_holds`` and inserts the rows with its batch's others. ``prepare`` makes the same
+    checks, in the same order, as ``handler`` and raises the same errors. When it cannot
+    prepare the call (None: e.g. the policy holds it for a second approval, which writes) or
+    what it read changed before the writer took it, the call runs as ``run_exchange`` runs it,
+    from scratch — so the outcome is always the one the handler in the writer gives."""
+
     def run() -> M:
         _refuse_revoked(call)
-        return call.app.writer.submit(unit, inserts=inserts, deadline=call.deadline)
+        with call.app.store.read() as session:
+            prepared = prepare(session, call)
+        if prepared is not None:
+            response: M = prepared.response  # type: ignore[assignment]
+            inserts = [
+                *prepared.rows,
+                _ledger_row(call, exchange_of(call, "OK", "", response)),
+                *call.inserts,
+            ]
+
+            def unit(session: Session) -> None:
+                if not prepared.still_holds(session):
+                    raise _Stale
+
+            try:
+                call.app.writer.submit(unit, inserts=inserts, deadline=call.deadline)
+                return response
+            except _Stale:
+                pass
+        call.facts = Facts()
+        call.deferred = []
+        call.inserts = []
+        return _in_writer(call, handler)
 
     return _guarded(call, run)
 
@@ -239,35 +302,72 @@ def remember(
     """Idempotency: the first call with ``request_id`` runs ``produce``; a retry with the same
     content gets the same response; the same id with other content is ALREADY_EXISTS. The kept
     response is sealed at rest (``gateway.store.idempotency``)."""
+    request_digest = digest(call.request)
+    replayed = _replayed(session, call, request_id, request_digest, response_type)
+    if replayed is not None:
+        return replayed
+    response = produce()
+    session.add(IdempotentRequest(**_remembered(call, request_id, request_digest, response)))
+    return response
+
+
+def remember_prepared(
+    session: Session,
+    call: Call,
+    request_id: str,
+    response_type: type[M],
+    produce: Callable[[], tuple[M, list[Insert], Callable[[Session], bool]]],
+) -> Prepared:
+    """``remember`` for a prepared call (``run_prepared_exchange``): ``produce`` gives the
+    response, its rows and what must still hold; the kept response joins the rows, and the
+    request id must still be unused when the writer takes them."""
+    request_digest = digest(call.request)
+    replayed = _replayed(session, call, request_id, request_digest, response_type)
+    if replayed is not None:
+        return Prepared(response=replayed, rows=[], still_holds=lambda _session: True)
+    response, rows, still_holds = produce()
+    key = (call.caller.org, request_id)
+
+    def unused_and_still_holds(session: Session) -> bool:
+        used = session.execute(_IDEMPOTENCY_USED, {"org": key[0], "request_id": key[1]}).first()
+        return used is None and still_holds(session)
+
+    remembered = (_IDEMPOTENCY_TABLE, _remembered(call, request_id, request_digest, response))
+    return Prepared(response=response, rows=[*rows, remembered], still_holds=unused_and_still_holds)
+
+
+def _replayed(
+    session: Session, call: Call, request_id: str, request_digest: str, response_type: type[M]
+) -> M | None:
+    """The kept response of ``request_id`` (None when it is new); refuses a bad or reused id."""
     if not request_id:
         raise errors.InvalidArgument("request_id is required", field="request_id")
     if len(request_id) > 100:
         raise errors.InvalidArgument("request_id is longer than 100 characters", field="request_id")
-    request_digest = digest(call.request)
     seen = session.get(IdempotentRequest, (call.caller.org, request_id))
-    if seen is not None:
-        if seen.method != call.method or seen.request_digest != request_digest:
-            raise errors.AlreadyExists(
-                f"request_id {request_id!r} was already used with different content",
-                field="request_id",
-            )
-        return response_type.FromString(idempotency.open_sealed(call.app.cipher, seen))
-    response = produce()
-    session.add(
-        IdempotentRequest(
-            org=call.caller.org,
-            request_id=request_id,
-            method=call.method,
-            request_digest=request_digest,
-            response=idempotency.seal(
-                call.app.cipher,
-                (call.caller.org, request_id, call.method),
-                response.SerializeToString(deterministic=True),
-            ),
-            created_at_ns=call.now_ns,
+    if seen is None:
+        return None
+    if seen.method != call.method or seen.request_digest != request_digest:
+        raise errors.AlreadyExists(
+            f"request_id {request_id!r} was already used with different content",
+            field="request_id",
         )
-    )
-    return response
+    return response_type.FromString(idempotency.open_sealed(call.app.cipher, seen))
+
+
+def _remembered(call: Call, request_id: str, request_digest: str, response: Message) -> dict:
+    return {
+        "org": call.caller.org,
+        "request_id": request_id,
+        "method": call.method,
+        "request_digest": request_digest,
+        "response": idempotency.seal(
+            call.app.cipher,
+            (call.caller.org, request_id, call.method),
+            response.SerializeToString(deterministic=True),
+        ),
+        "created_at_ns": call.now_ns,
+    }
 
 
 def _refuse_revoked(call: Call) -> None:
@@ -322,6 +422,11 @@ def _record_refusal(call: Call, code: str, reason: str) -> None:
 
 
 _LEDGER_TABLE: Table = LedgerEntry.__table__  # type: ignore[assignment]
+_IDEMPOTENCY_TABLE: Table = IdempotentRequest.__table__  # type: ignore[assignment]
+_IDEMPOTENCY_USED = select(_IDEMPOTENCY_TABLE.c.org).where(
+    _IDEMPOTENCY_TABLE.c.org == bindparam("org"),
+    _IDEMPOTENCY_TABLE.c.request_id == bindparam("request_id"),
+)
 
 
 def _ledger_row(call: Call, ex: ledger_entry.Exchange) -> Insert:

@@ -15,9 +15,10 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import date
+from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-from sqlalchemy import exists, select
+from sqlalchemy import Table, bindparam, exists, select
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -277,10 +278,74 @@ def effective_consent(
 ) -> ConsentRecord:
     """The consent as enforcement must see it at ``now_ns``: its state from events, then the
     clock: an active consent at or past ``valid_until`` is expired even before the sweep ran,
-    and one before ``valid_from`` is not yet valid. Read from the database on every call."""
-    row = _consent_row(session, consent_id)
-    state = _effective_state(_stored_state(session, consent_id), row, now_ns)
-    return _record(row, state, cipher)
+    and one before ``valid_from`` is not yet valid. Read from the database on every call.
+
+    Without ``cipher`` (the columns only) it is one Core statement: the record's columns and its
+    first terminal event together (``consent_read_columns``)."""
+    if cipher is not None:
+        row = _consent_row(session, consent_id)
+        state = _effective_state(_stored_state(session, consent_id), row, now_ns)
+        return _record(row, state, cipher)
+    found = session.execute(_EFFECTIVE_CONSENT, {"consent_id": consent_id}).first()
+    if found is None:
+        raise NotFound(f"consent {consent_id} does not exist", field="consent_id")
+    return effective_consent_of(found, now_ns)
+
+
+# The columns of a consent that enforcement reads (the record's policy columns, not the sealed
+# record), and the SQL of its stored state: its first terminal event, NULL while it is active
+# (``_stored_states`` says the same in Python).
+_CONSENTS: Table = Consent.__table__  # type: ignore[assignment]
+_EVENTS: Table = ConsentEvent.__table__  # type: ignore[assignment]
+_READ_COLUMNS = tuple(c for c in _CONSENTS.c if c.name not in ("record_enc", "key_id"))
+FIRST_TERMINAL = "first_terminal_event"
+
+
+def consent_read_columns(prefix: str = "") -> list[Any]:
+    """Select-list entries of a consent's read columns and its first terminal event, labelled
+    ``prefix`` + column name, for a query that selects from ``consents`` (joined as it likes);
+    ``effective_consent_of`` turns such a row into the record."""
+    first_terminal = (
+        select(_EVENTS.c.event)
+        .where(
+            _EVENTS.c.consent_id == _CONSENTS.c.consent_id,
+            _EVENTS.c.event.in_(sorted(TERMINAL_STATES)),
+        )
+        .order_by(_EVENTS.c.id)
+        .limit(1)
+        .scalar_subquery()
+    )
+    return [c.label(prefix + c.name) for c in _READ_COLUMNS] + [
+        first_terminal.label(prefix + FIRST_TERMINAL)
+    ]
+
+
+def effective_consent_of(row: Any, now_ns: int, *, prefix: str = "") -> ConsentRecord:
+    """``effective_consent`` of a row read with ``consent_read_columns(prefix)``; NotFound if
+    the row has no consent (an outer join found none)."""
+    columns = _Columns(row._mapping, prefix)
+    if columns.consent_id is None:
+        raise NotFound(f"consent {row._mapping['consent_id']} does not exist", field="consent_id")
+    stored = getattr(columns, FIRST_TERMINAL) or ACTIVE
+    return _record_from_columns(columns, _effective_state(stored, columns, now_ns))
+
+
+class _Columns:
+    """Attribute access to a row's ``prefix``-labelled columns, as a ``Consent`` row has them."""
+
+    __slots__ = ("_mapping", "_prefix")
+
+    def __init__(self, mapping: Any, prefix: str) -> None:
+        self._mapping = mapping
+        self._prefix = prefix
+
+    def __getattr__(self, name: str) -> Any:
+        return self._mapping[self._prefix + name]
+
+
+_EFFECTIVE_CONSENT = select(*consent_read_columns()).where(
+    _CONSENTS.c.consent_id == bindparam("consent_id")
+)
 
 
 def list_consents(
@@ -696,7 +761,7 @@ def _stored_states(session: Session, consent_ids: Sequence[str]) -> dict[str, st
     return states
 
 
-def _effective_state(stored: str, row: Consent, now_ns: int) -> str:
+def _effective_state(stored: str, row: Any, now_ns: int) -> str:
     if stored != ACTIVE:
         return stored
     if now_ns >= row.valid_until_ns:  # validity is [valid_from, valid_until)
@@ -718,7 +783,8 @@ def _record(row: Consent, state: str, cipher: FieldCipher | None) -> ConsentReco
     return record
 
 
-def _record_from_columns(row: Consent, state: str) -> ConsentRecord:
+def _record_from_columns(row: Any, state: str) -> ConsentRecord:
+    """The record from its columns: a ``Consent`` row, or ``_Columns`` of a Core row."""
     return ConsentRecord(
         consent_id=row.consent_id,
         version=row.version,

@@ -42,6 +42,11 @@ def conflict_fact(session: Session, *, org: str, actor: str, relative_index: str
     relationships = register.declared_relationships(
         session, org=org, actor=actor, relative_index=relative_index
     )
+    return conflict_fact_of(relationships)
+
+
+def conflict_fact_of(relationships: tuple[str, ...]) -> dict:
+    """``input.conflict`` of the relationships declared (none: not a declared relative)."""
     return {"declared_relative": bool(relationships), "relationships": list(relationships)}
 
 

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Exists, exists, select
 from sqlalchemy.orm import Session
 from stdnum.cn import ric
 
@@ -123,13 +124,26 @@ def declared_relationships(
         return ()
     rows = session.scalars(
         select(ConflictDeclaration.relationship).where(
-            ConflictDeclaration.relative_index == relative_index,
-            ConflictDeclaration.org == org,
-            ConflictDeclaration.actor == actor,
-            ConflictDeclaration.withdrawn_at_ns.is_(None),
+            *_standing(org=org, actor=actor, relative_index=relative_index)
         )
     ).all()
     return tuple(sorted(set(rows)))
+
+
+def any_declared(*, org: Any, actor: Any, relative_index: Any) -> Exists:
+    """SQL: does a standing declaration of ``actor`` of ``org`` name ``relative_index`` (values
+    or SQL expressions: a bind parameter, a case's ``subject_index`` column)? For a read that
+    joins it in; when true, ``declared_relationships`` reads which relationships."""
+    return exists().where(*_standing(org=org, actor=actor, relative_index=relative_index))
+
+
+def _standing(*, org: Any, actor: Any, relative_index: Any) -> tuple[Any, ...]:
+    return (
+        ConflictDeclaration.relative_index == relative_index,
+        ConflictDeclaration.org == org,
+        ConflictDeclaration.actor == actor,
+        ConflictDeclaration.withdrawn_at_ns.is_(None),
+    )
 
 
 def _view(row: ConflictDeclaration) -> DeclarationView:

@@ -16,7 +16,7 @@ import uuid
 from dataclasses import asdict
 from typing import Any
 
-from sqlalchemy import func, select, tuple_
+from sqlalchemy import Table, func, select, tuple_
 from sqlalchemy.orm import Session
 
 from gateway import errors
@@ -60,10 +60,44 @@ def create_referral(
     cipher: FieldCipher,
     now_ns: int,
 ) -> Referral:
+    row, event = new_referral(
+        case_id=case.case_id,
+        from_org=from_org,
+        to_org=to_org,
+        consent_id=consent_id,
+        purpose=purpose,
+        note=note,
+        referral_for=referral_for,
+        respond_by_ns=respond_by_ns,
+        actor=actor,
+        cipher=cipher,
+        now_ns=now_ns,
+    )
+    session.add(row)
+    session.add(event)
+    return row
+
+
+def new_referral(
+    *,
+    case_id: str,
+    from_org: str,
+    to_org: str,
+    consent_id: str,
+    purpose: str,
+    note: str,
+    referral_for: model.ReferralFor,
+    respond_by_ns: int,
+    actor: str,
+    cipher: FieldCipher,
+    now_ns: int,
+) -> tuple[Referral, ReferralEvent]:
+    """A new referral in the machine's initial state and its first event, not yet stored:
+    ``create_referral`` adds them to a session, a prepared call inserts ``rows_of`` them."""
     referral_id = new_referral_id()
     row = Referral(
         referral_id=referral_id,
-        case_id=case.case_id,
+        case_id=case_id,
         from_org=from_org,
         to_org=to_org,
         consent_id=consent_id,
@@ -80,19 +114,27 @@ def create_referral(
         severity_rank=referral_for.severity_rank,
         special_group=referral_for.special_group,
     )
-    session.add(row)
-    session.add(
-        ReferralEvent(
-            referral_id=referral_id,
-            state=row.state,
-            at_ns=now_ns,
-            org=from_org,
-            actor=actor,
-            reason="",
-            reason_code="",
-        )
+    event = ReferralEvent(
+        referral_id=referral_id,
+        state=row.state,
+        at_ns=now_ns,
+        org=from_org,
+        actor=actor,
+        reason="",
+        reason_code="",
     )
-    return row
+    return row, event
+
+
+def rows_of(*objects: Any) -> list[tuple[Table, dict[str, Any]]]:
+    """Rows to insert (a table and its values) of ORM objects built but never added: every
+    column that was set (an autoincrement id is left to the database)."""
+    rows = []
+    for obj in objects:
+        table = obj.__table__
+        values = {c.key: obj.__dict__[c.key] for c in table.columns if c.key in obj.__dict__}
+        rows.append((table, values))
+    return rows
 
 
 def get_referral(session: Session, referral_id: str, *, lock: bool = False) -> Referral:

@@ -22,12 +22,21 @@ from sqlalchemy.orm import Session
 
 from gateway import errors
 from gateway.app import Gateway
-from gateway.exchange import Call, Caller, record_refusal, run_exchange, run_read_exchange
+from gateway.exchange import (
+    Call,
+    Caller,
+    Prepared,
+    record_refusal,
+    run_exchange,
+    run_prepared_exchange,
+    run_read_exchange,
+)
 from gateway.logging import get_logger
 from gateway.services.validation import check_request
 from gateway.store import StoreUnavailable
 
 M = TypeVar("M", bound=Message)
+T = TypeVar("T")
 
 log = get_logger("aidbridge.services")
 INTERNAL_MESSAGE = "internal error: the call failed and changed nothing"
@@ -60,6 +69,23 @@ class Servicer:
     ) -> M:
         """For calls that change data: see ``gateway.exchange.run_exchange``."""
         return await self._execute(context, request, handler, run_exchange)
+
+    async def run_prepared(
+        self,
+        context: grpc.aio.ServicerContext,
+        request: Message,
+        prepare: Callable[[Session, Call], Prepared | None],
+        handler: Callable[[Session, Call], M],
+    ) -> M:
+        """For calls that change data and can be prepared before the writer: see
+        ``gateway.exchange.run_prepared_exchange``."""
+        checked_prepare = _validated(prepare)
+        checked_handler = _validated(handler)
+
+        def path(call: Call, _handler: Callable[[Session, Call], M]) -> M:
+            return run_prepared_exchange(call, checked_prepare, checked_handler)
+
+        return await self._execute(context, request, handler, path)
 
     async def run_read(
         self,
@@ -101,11 +127,11 @@ class Servicer:
         return await self.run(context, request, handler)
 
 
-def _validated(handler: Callable[[Session, Call], M]) -> Callable[[Session, Call], M]:
+def _validated(handler: Callable[[Session, Call], T]) -> Callable[[Session, Call], T]:
     """``handler`` behind the request's validation; a defect inside it becomes an INTERNAL
     refusal that the exchange ledgers. Store faults pass through: the exchange maps them."""
 
-    def run(session: Session, call: Call) -> M:
+    def run(session: Session, call: Call) -> T:
         check_request(call.request)
         try:
             return handler(session, call)

@@ -7,7 +7,6 @@ from dataclasses import replace
 from typing import Any
 
 import grpc
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from aidbridge.v1 import cases_pb2, cases_pb2_grpc
@@ -17,13 +16,14 @@ from gateway.consent import repository as consents
 from gateway.consent.model import policy_view
 from gateway.exchange import Call, exchange_of, remember
 from gateway.integrity import detectors
+from gateway.integrity.approvals import conflict_fact_of
 from gateway.ledger import entry as ledger_entry
 from gateway.privacy import release
 from gateway.privacy.transform import apply_obligations
+from gateway.referrals import reads
 from gateway.services import convert
 from gateway.services.base import Servicer
-from gateway.services.integrity import conflict_fact_of_index, hold_for_second_approval
-from gateway.store.models import Case, Referral, Release
+from gateway.services.integrity import hold_for_second_approval
 
 CONTACT_OUTPUT = ("name", "phone", "address")
 # Rows of a stream read, decided and ledgered together (and made k-anonymous together).
@@ -33,10 +33,10 @@ PAGE_SIZE = 500
 SUMMARY_ENTRY = "/summary"
 
 
-def subject_attributes(call: Call, row: Case) -> dict[str, Any]:
-    """input.subject: the age today (China time) and capacity, for the guardian and minors'
-    rules, and the instants the age crosses 14 and 18, which bound the interval in which the
-    decision holds (policies/aidbridge/holds.rego)."""
+def subject_attributes(call: Call, row: Any) -> dict[str, Any]:
+    """input.subject of a case (an ORM ``Case`` or a Core row of one): the age today (China
+    time) and capacity, for the guardian and minors' rules, and the instants the age crosses 14
+    and 18, which bound the interval in which the decision holds (policies/aidbridge/holds.rego)."""
     return {
         "age_years": cases.age_on(row.birth_date, to_date(call.now_ns)),
         "lacks_capacity": bool(row.lacks_capacity),
@@ -45,7 +45,7 @@ def subject_attributes(call: Call, row: Case) -> dict[str, Any]:
     }
 
 
-def case_resource(row: Case) -> dict[str, Any]:
+def case_resource(row: Any) -> dict[str, Any]:
     return {"kind": "case", "id": row.case_id, "office_id": row.office_id, "street": row.street}
 
 
@@ -87,7 +87,7 @@ class CaseService(Servicer, cases_pb2_grpc.CaseServiceServicer):
 
     def _get(self, session: Session, call: Call) -> cases_pb2.Case:
         request: cases_pb2.GetCaseRequest = call.request  # type: ignore[assignment]
-        row = cases.get_case(session, request.case_id)
+        row = cases.read_case(session, request.case_id)
         call.decide(resource=case_resource(row))
         record = cases.load_record(row, call.app.cipher)
         call.facts.subject = call.app.ledger_subject(record["resident_id"])
@@ -155,37 +155,23 @@ class CaseService(Servicer, cases_pb2_grpc.CaseServiceServicer):
                 f"state {request.state!r} is not a state whose summary can be released",
                 field="state",
             )
-        query = (
-            select(Referral, Case)
-            .join(Case, Case.case_id == Referral.case_id)
-            .where(
-                Referral.to_org == call.caller.org,
-                Referral.state.in_(
-                    [request.state] if request.state else sorted(referrals.LIVE_FOR["summary"])
-                ),
-                Referral.updated_at_ns >= request.updated_since_ns,
-                Referral.referral_id > after,
-            )
-            .order_by(Referral.referral_id)
-            .limit(PAGE_SIZE)
-        )
-        if request.severity:
+        # The page in one statement: each referral with its case, its consent and whether the
+        # caller already received data under it (``gateway.referrals.reads``).
+        rows = reads.page(
+            session,
+            org=call.caller.org,
+            actor=call.caller.actor,
+            states=[request.state] if request.state else referrals.LIVE_FOR["summary"],
+            updated_since_ns=request.updated_since_ns,
+            after=after,
             # The enum's numbers are the severity ranks (low 1 … urgent 4).
-            query = query.where(Referral.severity_rank == int(request.severity))
-        rows = session.execute(query).all()
-        # Which of the page's consents already released data to the caller: one query.
-        released_to_caller = frozenset(
-            session.scalars(
-                select(Release.consent_id).where(
-                    Release.org == call.caller.org,
-                    Release.consent_id.in_({r.consent_id for r, _ in rows}),
-                )
-            )
+            severity_rank=int(request.severity) if request.severity else None,
+            limit=PAGE_SIZE,
         )
         call.facts.purpose = request.purpose
         entries: list[Any] = []
-        decided: list[tuple[Call, Referral, dict[str, Any], tuple[tuple[str, str], ...]]] = []
-        for referral, case_row in rows:
+        decided: list[tuple[Call, Any, dict[str, Any], tuple[tuple[str, str], ...]]] = []
+        for referral in rows:
             one = Call(
                 app=call.app,
                 caller=call.caller,
@@ -196,7 +182,7 @@ class CaseService(Servicer, cases_pb2_grpc.CaseServiceServicer):
             )
             try:
                 values, released = _summary_release(
-                    session, one, referral, case_row, request.purpose, "summary", released_to_caller
+                    session, one, referral, referral, request.purpose, "summary"
                 )
             except errors.AidBridgeError as exc:
                 reason = f"referral {referral.referral_id}: {exc.message}"
@@ -209,7 +195,7 @@ class CaseService(Servicer, cases_pb2_grpc.CaseServiceServicer):
         )
         note = outcome.describe(call.app.config.release_k)
         more = len(rows) == PAGE_SIZE
-        page = cases_pb2.CaseSummaryPage(last_referral_id=rows[-1][0].referral_id if more else "")
+        page = cases_pb2.CaseSummaryPage(last_referral_id=rows[-1].referral_id if more else "")
         for (one, referral, values, released), sent in zip(decided, anonymous, strict=True):
             if sent is None:
                 entry = exchange_of(one, "OK", note + "; this summary suppressed", None)
@@ -238,29 +224,29 @@ def _release(
     session: Session, call: Call, referral_id: str, purpose: str, release_kind: str
 ) -> tuple[dict[str, Any], tuple[tuple[str, str], ...], Any]:
     """Case data of one referral for a charity (see ``_summary_release``). Returns (values,
-    released fields, referral)."""
+    released fields, referral). The referral, its case and its consent are read in one
+    statement (``gateway.referrals.reads``)."""
     if not purpose:
         raise errors.InvalidArgument("purpose is required", field="purpose")
-    referral = referrals.get_referral(session, referral_id)
-    row = cases.get_case(session, referral.case_id)
-    values, released = _summary_release(session, call, referral, row, purpose, release_kind)
-    return values, released, referral
+    read = reads.one_referral(session, referral_id, org=call.caller.org, actor=call.caller.actor)
+    values, released = _summary_release(session, call, read, read, purpose, release_kind)
+    return values, released, read
 
 
 def _summary_release(
     session: Session,
     call: Call,
-    referral: Referral,
-    row: Case,
+    referral: reads.ReleaseRead,
+    row: reads.ReleaseRead,
     purpose: str,
     release_kind: str,
-    released_to_caller: frozenset[str] | None = None,
 ) -> tuple[dict[str, Any], tuple[tuple[str, str], ...]]:
     """The one path of case data to a charity, for a single pull and for every row of a
     stream: the referral must be live and its consent effective now; the policy decides which
-    fields leave and how. The case is decrypted only once the policy allowed the release."""
+    fields leave and how. The case is decrypted only once the policy allowed the release.
+    ``referral`` and ``row`` are rows of ``gateway.referrals.reads`` (the same row)."""
     app = call.app
-    consent = consents.effective_consent(session, referral.consent_id, call.now_ns)
+    consent = reads.effective_consent(referral, call.now_ns)
     try:
         decision = call.decide(
             resource=referrals.policy_resource(referral, row),
@@ -268,7 +254,11 @@ def _summary_release(
             release=release_kind,
             subject=subject_attributes(call, row),
             consent=policy_view(consent),
-            conflict=conflict_fact_of_index(session, call, row.subject_index),
+            conflict=conflict_fact_of(
+                reads.declared_relationships(
+                    session, row, org=call.caller.org, actor=call.caller.actor
+                )
+            ),
         )
         hold_for_second_approval(session, call, deferred=True)
         referrals.require_live(referral, release_kind)
@@ -288,11 +278,7 @@ def _summary_release(
     )
     if not released.fields:
         raise errors.PermissionDenied("the policy releases no field of this case to you")
-    if released_to_caller is not None:
-        known = referral.consent_id in released_to_caller
-    else:
-        known = consents.released_before(session, referral.consent_id, call.caller.org)
-    if not known:
+    if not referral.released:
         call.defer(
             lambda s: consents.record_release(s, referral.consent_id, call.caller.org, call.now_ns)
         )
@@ -303,7 +289,10 @@ def _summary_release(
 
 
 def _summary_message(
-    call: Call, referral: Referral, values: dict[str, Any], released: tuple[tuple[str, str], ...]
+    call: Call,
+    referral: reads.ReleaseRead,
+    values: dict[str, Any],
+    released: tuple[tuple[str, str], ...],
 ) -> cases_pb2.CaseSummary:
     shown = {k: v for k, v in values.items() if k != "_resident_id"}
     return cases_pb2.CaseSummary(

@@ -27,12 +27,12 @@ from gateway.clock import NS_PER_DAY
 from gateway.consent import repository as consents
 from gateway.consent.model import Evidence, Grantor, Notice, policy_view
 from gateway.consent.signing import consent_key_id
-from gateway.exchange import Call, remember
-from gateway.integrity import detectors
+from gateway.exchange import Call, Prepared, remember, remember_prepared
+from gateway.integrity import approvals, detectors
 from gateway.privacy.pseudonyms import PseudonymNotFound, pseudonym_version, resolve_pseudonym
 from gateway.privacy.scrub import scrub_narrative
 from gateway.privacy.transform import known_values
-from gateway.referrals import model, states, validate
+from gateway.referrals import model, reads, states, validate
 from gateway.referrals import repository as store
 from gateway.services import convert
 from gateway.services.base import Servicer
@@ -157,9 +157,93 @@ class ReferralService(Servicer, referrals_pb2_grpc.ReferralServiceServicer):
     async def CreateReferral(
         self, request: referrals_pb2.CreateReferralRequest, context: grpc.aio.ServicerContext
     ) -> referrals_pb2.CreateReferralResponse:
-        return await self.run(context, request, self._create)
+        return await self.run_prepared(context, request, self._prepare_create, self._create)
 
     def _create(self, session: Session, call: Call) -> referrals_pb2.CreateReferralResponse:
+        """CreateReferral inside the writer: when it cannot be prepared (``_prepare_create``)."""
+        request: referrals_pb2.CreateReferralRequest = call.request  # type: ignore[assignment]
+        app = call.app
+        case_row, referral_for, consent, _conflict = self._create_checks(session, call)
+        hold_for_second_approval(session, call)
+
+        def produce() -> referrals_pb2.CreateReferralResponse:
+            days = request.respond_within_days or app.config.referral_respond_days
+            row = store.create_referral(
+                session,
+                case=case_row,
+                from_org=call.caller.org,
+                to_org=request.to_org,
+                consent_id=consent.consent_id,
+                purpose=request.purpose,
+                note=request.note,
+                referral_for=referral_for,
+                respond_by_ns=call.now_ns + days * NS_PER_DAY,
+                actor=call.caller.actor,
+                cipher=app.cipher,
+                now_ns=call.now_ns,
+            )
+            session.flush()
+            detectors.count_call(session, call)
+            return referrals_pb2.CreateReferralResponse(referral=self._message(call, session, row))
+
+        return remember(
+            session, call, request.request_id, referrals_pb2.CreateReferralResponse, produce
+        )
+
+    def _prepare_create(self, session: Session, call: Call) -> Prepared | None:
+        """CreateReferral before the writer: the same checks and decision as ``_create``, the
+        referral, its event and the response built here; the writer inserts them if the
+        consent's state is still what the decision saw and no declaration names the person
+        (else the call runs as ``_create``). A call touching a declared relative is not
+        prepared (the policy may hold it for a second approval, which writes)."""
+        request: referrals_pb2.CreateReferralRequest = call.request  # type: ignore[assignment]
+        app = call.app
+        case_row, referral_for, consent, conflict = self._create_checks(session, call)
+        if approvals.SECOND_APPROVAL in call.facts.flags or conflict["declared_relative"]:
+            return None
+        relative_index = app.subject_index(conflict["_resident_id"])
+
+        def still_holds(writer_session: Session) -> bool:
+            # One statement: the consent's state now, and no declaration made meanwhile.
+            now, declared = reads.consent_and_declaration(
+                writer_session,
+                consent.consent_id,
+                call.now_ns,
+                org=call.caller.org,
+                actor=call.caller.actor,
+                relative_index=relative_index,
+            )
+            return now.state == consent.state and not declared
+
+        def produce() -> tuple[referrals_pb2.CreateReferralResponse, list, Any]:
+            days = request.respond_within_days or app.config.referral_respond_days
+            row, event = store.new_referral(
+                case_id=case_row.case_id,
+                from_org=call.caller.org,
+                to_org=request.to_org,
+                consent_id=consent.consent_id,
+                purpose=request.purpose,
+                note=request.note,
+                referral_for=referral_for,
+                respond_by_ns=call.now_ns + days * NS_PER_DAY,
+                actor=call.caller.actor,
+                cipher=app.cipher,
+                now_ns=call.now_ns,
+            )
+            response = referrals_pb2.CreateReferralResponse(
+                referral=self._message(call, session, row)
+            )
+            detectors.count_call(session, call)  # its counts join the rows (call.inserts)
+            return response, store.rows_of(row, event), still_holds
+
+        return remember_prepared(
+            session, call, request.request_id, referrals_pb2.CreateReferralResponse, produce
+        )
+
+    def _create_checks(self, session: Session, call: Call) -> tuple[Any, Any, Any, dict]:
+        """What CreateReferral checks and decides, in order, for both of its paths: returns the
+        case, what the referral is for, the consent and the conflict fact decided on (with the
+        subject's resident id under ``_resident_id``)."""
         request: referrals_pb2.CreateReferralRequest = call.request  # type: ignore[assignment]
         app = call.app
         for name in ("case_id", "to_org", "consent_id", "purpose"):
@@ -195,6 +279,7 @@ class ReferralService(Servicer, referrals_pb2_grpc.ReferralServiceServicer):
                 f"not {request.purpose}",
                 field="purpose",
             )
+        conflict = conflict_fact(session, call, record["resident_id"])
         call.decide(
             resource={
                 "kind": "referral",
@@ -207,33 +292,9 @@ class ReferralService(Servicer, referrals_pb2_grpc.ReferralServiceServicer):
             purpose=request.purpose,
             subject=subject_attributes(call, case_row),
             consent=policy_view(consent),
-            conflict=conflict_fact(session, call, record["resident_id"]),
+            conflict=conflict,
         )
-        hold_for_second_approval(session, call)
-
-        def produce() -> referrals_pb2.CreateReferralResponse:
-            days = request.respond_within_days or app.config.referral_respond_days
-            row = store.create_referral(
-                session,
-                case=case_row,
-                from_org=call.caller.org,
-                to_org=request.to_org,
-                consent_id=consent.consent_id,
-                purpose=request.purpose,
-                note=request.note,
-                referral_for=referral_for,
-                respond_by_ns=call.now_ns + days * NS_PER_DAY,
-                actor=call.caller.actor,
-                cipher=app.cipher,
-                now_ns=call.now_ns,
-            )
-            session.flush()
-            detectors.count_call(session, call)
-            return referrals_pb2.CreateReferralResponse(referral=self._message(call, session, row))
-
-        return remember(
-            session, call, request.request_id, referrals_pb2.CreateReferralResponse, produce
-        )
+        return case_row, referral_for, consent, {**conflict, "_resident_id": record["resident_id"]}
 
     async def ListReferrals(
         self, request: referrals_pb2.ListReferralsRequest, context: grpc.aio.ServicerContext

@@ -169,3 +169,37 @@ def test_a_bad_request_is_refused_naming_the_field(gateway):
         refer(gov, p, tag=f"g{i}")
     assert stream(gov) == []
     assert len(stream(charity)) == 5
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def on_store(request, tmp_path):
+    from gateway.workdir import init_workdir
+    from tests.conftest import fresh_postgres_url, start_gateway
+
+    db_url = "" if request.param == "sqlite" else fresh_postgres_url()
+    yield from start_gateway(init_workdir(tmp_path / "work", db_url=db_url))
+
+
+def test_on_either_store_a_stream_is_the_single_pulls_and_records_its_releases(on_store):
+    gov, charity = on_store.client(GOV), on_store.client(CHARITY_A)
+    referred = [refer(gov, p, tag=f"st{i}") for i, p in enumerate(alike(6, seed=31))]
+
+    streamed = stream(charity)
+
+    assert sorted(s.referral_id for s in streamed) == sorted(r.referral_id for r in referred)
+    for summary in streamed:
+        assert summary == pull(charity, summary.referral_id)
+    # The stream remembered that the charity received data under each consent: a withdrawal
+    # tells it to delete.
+    withdrawn = gov.consents.WithdrawConsent(
+        consents_pb2.WithdrawConsentRequest(
+            request_id="withdraw-st0", consent_id=referred[0].consent_id, reason="本人撤回"
+        )
+    )
+    assert withdrawn.recipients_notified == 1
+    again = stream(charity)
+    assert referred[0].referral_id not in {s.referral_id for s in again}
+    assert len(again) == 5
+    with pytest.raises(grpc.RpcError) as refused:
+        pull(charity, referred[0].referral_id)
+    assert refused.value.code() == grpc.StatusCode.PERMISSION_DENIED

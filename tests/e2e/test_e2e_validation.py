@@ -307,7 +307,7 @@ def test_a_defect_in_a_handler_is_answered_internal_ledgered_and_logged_without_
     def broken(_session: Any, _case_id: str) -> Any:
         raise RuntimeError(f"defect while reading {secret}")
 
-    monkeypatch.setattr(cases, "get_case", broken)
+    monkeypatch.setattr(cases, "read_case", broken)
     gov = gateway.client(GOV)
     with capture_logs() as logs, pytest.raises(grpc.RpcError) as err:
         gov.cases.GetCase(cases_pb2.GetCaseRequest(case_id="case-1"))
