@@ -17,8 +17,7 @@ from gateway.consent import repository as consents
 from gateway.consent.model import policy_view
 from gateway.exchange import Call, exchange_of, remember
 from gateway.ledger import entry as ledger_entry
-from gateway.privacy import release
-from gateway.privacy.transform import apply_obligations
+from gateway.privacy import disclosure, release
 from gateway.services import convert
 from gateway.services.base import Servicer
 from gateway.services.integrity import conflict_fact_of_index, hold_for_second_approval
@@ -252,7 +251,7 @@ def _summary_release(
     app = call.app
     consent = consents.effective_consent(session, referral.consent_id, call.now_ns)
     try:
-        decision = call.decide(
+        call.decide(
             resource=referrals.policy_resource(referral, row),
             purpose=purpose,
             release=release_kind,
@@ -269,13 +268,7 @@ def _summary_release(
         raise
     record = cases.load_record(row, app.cipher)
     call.facts.subject = app.ledger_subject(record["resident_id"])
-    released = apply_obligations(
-        record,
-        decision.obligations,
-        keys=app.keys,
-        recipient=call.caller.org,
-        today=to_date(call.now_ns),
-    )
+    released, _ = disclosure.release_case(call, record, today=to_date(call.now_ns))
     if not released.fields:
         raise errors.PermissionDenied("the policy releases no field of this case to you")
     if released_to_caller is not None:

@@ -2,6 +2,7 @@
 #
 # The gateway asks `data.aidbridge.authz.decision` on every call and enforces the answer:
 #   {"allow": bool, "reasons": [..], "flags": [..], "obligations": {field: {"action": ..}}}
+# (the obligations of an allowed call name its free text and references too: disclosures_of)
 # A call is allowed only when (1) the caller's organisation is registered (data.json "orgs")
 # with the role the call claims, (2) the grants table (data.json "grants": method -> role ->
 # check) lets that role call the method, (3) the named check (data.json "checks") passes on the
@@ -51,7 +52,7 @@ allowed := {
 	"allow": true,
 	"reasons": [],
 	"flags": flags,
-	"obligations": released_obligations,
+	"obligations": call_obligations,
 }
 
 denied := {
@@ -80,6 +81,10 @@ released_obligations := obligations.with_subject(released) if {
 } else := {}
 
 released := obligations.released(release, consent.categories, consent.fields, input.purpose)
+
+# Every allowed call also says what its free text and references become for this caller
+# (obligations.disclosures_of): the gateway sends no note, reason or case id but through them.
+call_obligations := object.union(obligations.disclosures_of(input.caller.role), released_obligations)
 
 # ---------------------------------------------------------------------------------------------
 # Who is calling, and what the grants table lets them do.
