@@ -262,9 +262,9 @@ def _summary_release(
         hold_for_second_approval(session, call, deferred=True)
         referrals.require_live(referral, release_kind)
     except errors.AidBridgeError:
-        # Refused: the case is opened only to name its subject (as the ledger's pseudonym) in
-        # the refusal's entry; nothing of it leaves.
-        call.facts.subject = app.ledger_subject(cases.load_record(row, app.cipher)["resident_id"])
+        # Refused: the case stays sealed; the refusal's entry names its subject by the case's
+        # store index (``ledger_subject_of_index``), and nothing of it leaves.
+        call.facts.subject = app.ledger_subject_of_index(row.subject_index)
         raise
     record = cases.load_record(row, app.cipher)
     call.facts.subject = app.ledger_subject(record["resident_id"])

@@ -120,3 +120,35 @@ def test_a_charity_cannot_register_cases_or_read_the_ledger(gw):
     with pytest.raises(grpc.RpcError) as refused:
         charity_a.audit.QueryLedger(audit_pb2.QueryLedgerRequest())
     assert refused.value.code() == grpc.StatusCode.PERMISSION_DENIED
+
+
+def test_a_refused_pull_never_opens_the_case(gw):
+    """The case is decrypted only once the policy allowed the release: with its sealed payload
+    made unreadable, the other charity's pull is still refused as not permitted (an attempt to
+    open it would fail the call), and the refusal is found by the person's resident id."""
+    from sqlalchemy import update
+
+    from gateway.store.models import Case
+
+    gov, charity_b = gw.client(GOV), gw.client(CHARITY_B)
+    officer = gw.client(COMPLIANCE, "inspector-9")
+    person = adults(1, seed=23)[0]
+    referred = refer(gov, person, tag="sealed")
+    with gw.app.store.write() as session:
+        session.execute(
+            update(Case).where(Case.case_id == referred.case_id).values(payload_enc=b"\0" * 64)
+        )
+
+    with pytest.raises(grpc.RpcError) as refused:
+        pull(charity_b, referred.referral_id)
+    assert refused.value.code() == grpc.StatusCode.PERMISSION_DENIED
+    with pytest.raises(grpc.RpcError) as unreadable:
+        pull(gw.client(CHARITY_A), referred.referral_id)
+    assert unreadable.value.code() == grpc.StatusCode.INTERNAL
+    gw.app.ledger.integrate()
+
+    entries = officer.audit.QueryLedger(
+        audit_pb2.QueryLedgerRequest(subject_resident_id=person.person.resident_id)
+    ).entries
+    seen = {(e.org, e.method.rsplit("/", 1)[-1], e.outcome) for e in entries}
+    assert (CHARITY_B, "PullCaseSummary", "PERMISSION_DENIED") in seen
