@@ -93,6 +93,20 @@ class Gateway:
     def subject_index(self, resident_id: str) -> str:
         return subject_index(self.keys, resident_id)
 
+    def ledger_subject_of_index(self, index: str) -> str:
+        """The ledger's name for the subject of a case known only by its store index: a refused
+        release names its subject so, without decrypting the case. The index's key version is
+        left out (the index key does not rotate), so a case stored under any version gives the
+        same name; a compliance query by resident id looks for both names."""
+        return ledger_pseudonym(self.keys, LEDGER_RECIPIENT, "index:" + index.split(".", 1)[-1])
+
+    def ledger_subjects(self, resident_id: str) -> tuple[str, str]:
+        """Both names the ledger may give the person with ``resident_id``."""
+        return (
+            self.ledger_subject(resident_id),
+            self.ledger_subject_of_index(self.subject_index(resident_id)),
+        )
+
     def close(self) -> None:
         self.writer.close()
         self.store.dispose()

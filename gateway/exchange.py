@@ -38,6 +38,7 @@ from gateway import errors, identity
 from gateway.app import Gateway
 from gateway.ledger import entry as ledger_entry
 from gateway.policy.engine import Decision
+from gateway.privacy.disclosure import error_message
 from gateway.store import Store, StoreRefused, StoreUnavailable, idempotency
 from gateway.store.group_commit import Insert
 from gateway.store.models import IdempotentRequest, LedgerEntry, RevokedCertificate
@@ -99,6 +100,11 @@ class Call:
     inserts: list[Insert] = field(default_factory=list)
     # The monotonic instant by which the store must have taken the call's write (its bound).
     deadline: float = 0.0
+    # The policy's last decision on the call, whose obligations say what may leave with it
+    # (``gateway.privacy.disclosure``), and the known values of the records it touched, which
+    # its error messages must not repeat either.
+    decision: Decision | None = None
+    known: list[Any] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         if not self.now_ns:
@@ -148,6 +154,7 @@ class Call:
         self.facts.flags = tuple(sorted(set(self.facts.flags) | set(decision.flags)))
         self.facts.decision_id = decision.decision_id
         self.facts.decision_cached_from = decision.cached_from
+        self.decision = decision
         self.facts.bundle_revision = decision.revision
         if decision.unavailable:
             raise errors.Unavailable("policy engine unavailable: " + "; ".join(decision.reasons))
@@ -269,12 +276,15 @@ def _guarded(call: Call, run: Callable[[], M]) -> M:
     try:
         return run()
     except errors.AidBridgeError as exc:
+        # The message the ledger keeps and the caller receives, through the disclosure path.
+        exc.message = error_message(exc.message, call.known)
         _record_refusal(call, exc.code, exc.message)
         raise
     except StoreRefused as exc:
         # The database cannot hold a value of this call (the call's fault, not the store's).
-        _record_refusal(call, "INVALID_ARGUMENT", str(exc))
-        raise errors.InvalidArgument(f"the exchange could not be stored: {exc}") from exc
+        message = error_message(str(exc), call.known)
+        _record_refusal(call, "INVALID_ARGUMENT", message)
+        raise errors.InvalidArgument(f"the exchange could not be stored: {message}") from exc
     except StoreUnavailable as exc:
         # Nothing of the call was committed and nothing is released.
         _record_refusal(call, "UNAVAILABLE", "store unavailable")

@@ -48,6 +48,7 @@ from gateway.ledger import entry as ledger_entry
 from gateway.ledger import system
 from gateway.logging import get_logger
 from gateway.policy.catalogue import Catalogue
+from gateway.privacy.disclosure import error_message
 from gateway.services.audit import AuditService
 from gateway.services.base import CALLER, METHOD, STATUS
 from gateway.services.cases import CaseService
@@ -207,6 +208,7 @@ class IdentityInterceptor(grpc.aio.ServerInterceptor):
         method: str,
         exc: errors.AidBridgeError,
     ) -> None:
+        exc.message = error_message(exc.message)
         try:
             await asyncio.to_thread(record_refusal, self.app, caller, method, exc.code, exc.message)
         except errors.Unavailable as unavailable:

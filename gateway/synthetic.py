@@ -530,28 +530,68 @@ def bank_card(rng: random.Random) -> str:
     return body + luhn.calc_check_digit(body)
 
 
-def obfuscated_note(case: cases_pb2.Case, rng: random.Random, *, min_length: int = 200) -> str:
+@dataclass(frozen=True)
+class WrittenNote:
+    """A note and the identifiers it wrote that the case record does not hold."""
+
+    text: str
+    bank_card: str
+    email: str
+    wechat: str
+
+
+_MAIL_DOMAINS = ("qq.com", "163.com", "126.com", "sina.com", "foxmail.com", "139.com")
+_LETTERS = "abcdefghijklmnopqrstuvwxyz"
+
+
+def email_address(rng: random.Random) -> str:
+    local = "".join(rng.choice(_LETTERS) for _ in range(rng.randint(3, 8)))
+    return f"{local}{rng.randrange(10, 100000)}@{rng.choice(_MAIL_DOMAINS)}"
+
+
+def wechat_id(rng: random.Random) -> str:
+    """A WeChat id as Tencent allows them: a letter, then 5 to 19 letters, digits, _ or -."""
+    head = rng.choice(("wxid_", "", "", "vx_"))
+    body = "".join(rng.choice(_LETTERS + "0123456789_-") for _ in range(rng.randint(5, 12)))
+    return head + rng.choice(_LETTERS) + body
+
+
+def written_email(address: str, rng: random.Random) -> str:
+    """``address`` as people write it to get past a filter: (at), 艾特, 点, full-width @."""
+    local, domain = address.split("@")
+    at = rng.choice(("@", "＠", "(at)", " 艾特 ", "[at]"))
+    if rng.random() < 0.4:
+        domain = domain.replace(".", rng.choice(("点", "(dot)", " . ")))
+    return local + at + domain
+
+
+def written_note(
+    case: cases_pb2.Case, rng: random.Random, *, min_length: int = 200, form: str | None = None
+) -> WrittenNote:
     """A caseworker's note of ``min_length`` characters or a little more about ``case``'s person
-    that writes their resident id, phone, a bank card, the street part of the address and the
-    names of the person and their relatives, the numbers each in a random ``written_number``
-    form; ordinary sentences fill it up to length."""
+    that writes their resident id, phone, a bank card, the street part of the address, an e-mail
+    address, a WeChat id and the names of the person and their relatives, the numbers each in
+    ``form`` (one of ``NUMBER_FORMS``) or a random one; ordinary sentences fill it up to length."""
     p = case.person
     road = p.address.split(p.community, 1)[-1] if p.community in p.address else p.address
+    card, email, wechat = bank_card(rng), email_address(rng), wechat_id(rng)
     pieces = [
         f"{rng.choice(('今日入户走访', '电话回访', '社区反映'))}：{p.name}，"
         f"住{p.community}{road if rng.random() < 0.5 else ''}。",
-        f"身份证{rng.choice(('', '号', '号码', '：'))}{written_number(p.resident_id, rng)}，"
+        f"身份证{rng.choice(('', '号', '号码', '：'))}{written_number(p.resident_id, rng, form)}，"
         "与户籍系统核对一致。",
-        f"{rng.choice(('联系电话', '手机号', '电话', 'tel:'))}{written_number(p.phone, rng)}，"
+        f"{rng.choice(('联系电话', '手机号', '电话', 'tel:'))}"
+        f"{written_number(p.phone, rng, form)}，"
         f"{rng.choice(('本人使用', '白天可接通', '微信同号'))}。",
         f"住址：{road}，{rng.choice(('楼道狭窄', '房屋老旧漏雨', '无电梯，上下楼困难'))}。",
-        f"救助金发放至{rng.choice(('本人', '代理人'))}"
-        f"银行卡{written_number(bank_card(rng), rng)}。",
+        f"救助金发放至{rng.choice(('本人', '代理人'))}银行卡{written_number(card, rng, form)}。",
+        f"{rng.choice(('邮箱', '电子邮件', 'email：'))}{written_email(email, rng)}，"
+        f"{rng.choice(('微信', '微信号', 'vx', 'wx：'))}{wechat}。",
     ]
     for relative in case.relatives:
         pieces.append(
             f"{relative.relationship}{relative.name}{_relative_note(rng)}，"
-            f"其电话{written_number(mobile_number(rng), rng)}。"
+            f"其电话{written_number(mobile_number(rng), rng, form)}。"
         )
     filler = (
         "家中经济来源主要依靠临时务工收入，开支以医药费为主。",
@@ -568,4 +608,9 @@ def obfuscated_note(case: cases_pb2.Case, rng: random.Random, *, min_length: int
             if len(note) >= min_length:
                 break
             note += sentence
-    return note
+    return WrittenNote(note, card, email, wechat)
+
+
+def obfuscated_note(case: cases_pb2.Case, rng: random.Random, *, min_length: int = 200) -> str:
+    """The text of a ``written_note`` about ``case``'s person."""
+    return written_note(case, rng, min_length=min_length).text

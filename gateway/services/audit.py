@@ -79,7 +79,7 @@ class AuditService(Servicer, audit_pb2_grpc.AuditServiceServicer):
             query = query.where(LedgerEntry.actor == request.actor)
         if request.subject_resident_id:
             query = query.where(
-                LedgerEntry.subject == call.app.ledger_subject(request.subject_resident_id)
+                LedgerEntry.subject.in_(call.app.ledger_subjects(request.subject_resident_id))
             )
         if request.method:
             query = query.where(LedgerEntry.method == request.method)

@@ -32,6 +32,7 @@ from gateway.exchange import (
     run_read_exchange,
 )
 from gateway.logging import get_logger
+from gateway.privacy.disclosure import error_message
 from gateway.services.validation import check_request
 from gateway.store import StoreUnavailable
 
@@ -107,7 +108,8 @@ class Servicer:
         try:
             return await asyncio.to_thread(path, call, _validated(handler))
         except errors.AidBridgeError as exc:
-            await context.abort(STATUS[exc.code], exc.message)
+            # Through the disclosure path, as everything else the caller receives.
+            await context.abort(STATUS[exc.code], error_message(exc.message, call.known))
             raise  # unreachable: abort raises
         except Exception as exc:  # a defect outside the handler: still ledgered, still INTERNAL
             _log_defect(call, exc)

@@ -18,8 +18,7 @@ from gateway.exchange import Call, exchange_of, remember
 from gateway.integrity import detectors
 from gateway.integrity.approvals import conflict_fact_of
 from gateway.ledger import entry as ledger_entry
-from gateway.privacy import release
-from gateway.privacy.transform import apply_obligations
+from gateway.privacy import disclosure, release
 from gateway.referrals import reads
 from gateway.services import convert
 from gateway.services.base import Servicer
@@ -248,7 +247,7 @@ def _summary_release(
     app = call.app
     consent = reads.effective_consent(referral, call.now_ns)
     try:
-        decision = call.decide(
+        call.decide(
             resource=referrals.policy_resource(referral, row),
             purpose=purpose,
             release=release_kind,
@@ -263,19 +262,13 @@ def _summary_release(
         hold_for_second_approval(session, call, deferred=True)
         referrals.require_live(referral, release_kind)
     except errors.AidBridgeError:
-        # Refused: the case is opened only to name its subject (as the ledger's pseudonym) in
-        # the refusal's entry; nothing of it leaves.
-        call.facts.subject = app.ledger_subject(cases.load_record(row, app.cipher)["resident_id"])
+        # Refused: the case stays sealed; the refusal's entry names its subject by the case's
+        # store index (``ledger_subject_of_index``), and nothing of it leaves.
+        call.facts.subject = app.ledger_subject_of_index(row.subject_index)
         raise
     record = cases.load_record(row, app.cipher)
     call.facts.subject = app.ledger_subject(record["resident_id"])
-    released = apply_obligations(
-        record,
-        decision.obligations,
-        keys=app.keys,
-        recipient=call.caller.org,
-        today=to_date(call.now_ns),
-    )
+    released, _ = disclosure.release_case(call, record, today=to_date(call.now_ns))
     if not released.fields:
         raise errors.PermissionDenied("the policy releases no field of this case to you")
     if not referral.released:

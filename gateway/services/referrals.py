@@ -5,9 +5,10 @@ and their states, the event feed, help delivered, reverse referrals and their ou
 call is one exchange (``gateway.exchange``): decided by the policy and ledgered, allowed or
 refused. Writes are idempotent by request id (``remember``).
 
-Two seams are kept in one place each for integration: free text a charity receives passes
-``disclose_text`` (the privacy disclosure path), and the integrity checks hook in at
-``integrity_check``.
+What of a referral leaves for the caller — its notes, reasons and help descriptions, the case
+id or the person's pseudonym, a reverse referral's subject — is what the call's obligations say,
+carried out by ``gateway.privacy.disclosure``; this module holds no rule of its own about who
+sees what. The integrity checks hook in at ``integrity_check``.
 """
 
 from __future__ import annotations
@@ -29,16 +30,15 @@ from gateway.consent.model import Evidence, Grantor, Notice, policy_view
 from gateway.consent.signing import consent_key_id
 from gateway.exchange import Call, Prepared, remember, remember_prepared
 from gateway.integrity import approvals, detectors
+from gateway.privacy.disclosure import Disclosure, disclosure
 from gateway.privacy.pseudonyms import PseudonymNotFound, pseudonym_version, resolve_pseudonym
-from gateway.privacy.scrub import scrub_narrative
-from gateway.privacy.transform import known_values
 from gateway.referrals import model, reads, states, validate
 from gateway.referrals import repository as store
 from gateway.services import convert
 from gateway.services.base import Servicer
 from gateway.services.cases import subject_attributes
 from gateway.services.integrity import conflict_fact, hold_for_second_approval
-from gateway.store.models import Referral
+from gateway.store.models import Case, Referral
 
 _STATE_PREFIX = "REFERRAL_STATE_"
 _GRANTOR = {
@@ -64,16 +64,6 @@ def _name(enum: Any, value: int) -> str:
 
 def _value(enum: Any, name: str) -> int:
     return convert.enum_value(enum, name) if name else 0
-
-
-def disclose_text(call: Call, text: str, record: Mapping[str, Any]) -> str:
-    """Free text on its way to the caller. A charity gets it scrubbed of the person's
-    identifiers (``record``: what is known of the person); government callers get it as
-    written. The one place free text leaves this service: the privacy disclosure module
-    replaces this body."""
-    if not text or call.caller.role != states.CHARITY:
-        return text
-    return scrub_narrative(text, known_values(record))
 
 
 def integrity_check(session: Session, call: Call, action: str, facts: Mapping[str, Any]) -> None:
@@ -124,23 +114,21 @@ class ReferralService(Servicer, referrals_pb2_grpc.ReferralServiceServicer):
         severity = row.severity or record.get("severity", "")
         if severity:
             message.severity = convert.summary_values({"severity": severity})["severity"]
-        if call.caller.role == states.CHARITY:
-            message.subject = app.pseudonym(call.caller.org, record["resident_id"])
-        else:
+        shown = disclosure(call, record)
+        message.subject = shown.subject(record["resident_id"])
+        if shown.shows("case_id"):
             message.case_id = row.case_id
-        message.note = disclose_text(call, store.note_of(row, app.cipher), record)
+        message.note = shown.text("referral_note", store.note_of(row, app.cipher))
         if detail:
             message.events.extend(
-                self._event(call, e, record) for e in store.events_of(session, row.referral_id)
+                self._event(shown, e) for e in store.events_of(session, row.referral_id)
             )
             message.help.extend(
-                _help_message(h) for h in store.help_of(session, row.referral_id, app.cipher)
+                _help_message(h, shown) for h in store.help_of(session, row.referral_id, app.cipher)
             )
         return message
 
-    def _event(
-        self, call: Call, event: model.EventView, record: Mapping[str, Any]
-    ) -> referrals_pb2.ReferralEvent:
+    def _event(self, shown: Disclosure, event: model.EventView) -> referrals_pb2.ReferralEvent:
         return referrals_pb2.ReferralEvent(
             event_id=event.event_id,
             referral_id=event.referral_id,
@@ -148,7 +136,7 @@ class ReferralService(Servicer, referrals_pb2_grpc.ReferralServiceServicer):
             at=convert.timestamp(event.at_ns),
             org=event.org,
             actor=event.actor,
-            reason=disclose_text(call, event.reason, record),
+            reason=shown.text("event_reason", event.reason),
             rejection_reason=_value(referrals_pb2.RejectionReason, event.reason_code),
         )
 
@@ -398,15 +386,16 @@ class ReferralService(Servicer, referrals_pb2_grpc.ReferralServiceServicer):
             referral_id=request.referral_id,
             limit=size,
         )
-        records: dict[str, Mapping[str, Any]] = {}
+        shown: dict[str, Disclosure] = {}
         response = referrals_pb2.ListReferralEventsResponse()
         for event in found:
-            if event.referral_id not in records:
+            if event.referral_id not in shown:
                 referral = store.get_referral(session, event.referral_id)
-                records[event.referral_id] = cases.load_record(
-                    cases.get_case(session, referral.case_id), call.app.cipher
+                shown[event.referral_id] = disclosure(
+                    call,
+                    cases.load_record(cases.get_case(session, referral.case_id), call.app.cipher),
                 )
-            response.events.append(self._event(call, event, records[event.referral_id]))
+            response.events.append(self._event(shown[event.referral_id], event))
         response.last_event_id = found[-1].event_id if found else request.after_event_id
         return response
 
@@ -479,35 +468,35 @@ class ReferralService(Servicer, referrals_pb2_grpc.ReferralServiceServicer):
                 cipher=app.cipher,
                 now_ns=call.now_ns,
             )
-            return _help_message(view)
+            return _help_message(view, disclosure(call, record))
 
         return remember(session, call, request.request_id, referrals_pb2.HelpDelivered, produce)
 
     # --- charity → government --------------------------------------------------------------
 
     def _reverse_message(
-        self, call: Call, view: model.ReverseView
+        self, call: Call, session: Session, view: model.ReverseView
     ) -> referrals_pb2.ReverseReferral:
         d = view.draft
         c = d.consent
-        known = {"name": d.subject_name, "resident_id": d.subject_resident_id}
-        if d.subject_phone:
-            known["phone"] = d.subject_phone
+        shown = disclosure(call, _person_known(session, call, d))
+        # The person and who consented for them leave only where the obligations name them.
+        subject = shown.shows("reverse_subject")
         return referrals_pb2.ReverseReferral(
             reverse_referral_id=view.reverse_referral_id,
             from_org=view.from_org,
             to_office=view.to_office,
-            subject_name=d.subject_name,
-            subject_resident_id=d.subject_resident_id,
-            subject_phone=d.subject_phone,
-            reason=d.reason,
+            subject_name=d.subject_name if subject else "",
+            subject_resident_id=d.subject_resident_id if subject else "",
+            subject_phone=d.subject_phone if subject else "",
+            reason=shown.text("reverse_reason", d.reason),
             state=view.state,
-            outcome_note=disclose_text(call, view.outcome_note, known),
+            outcome_note=shown.text("outcome_note", view.outcome_note),
             created_at=convert.timestamp(view.created_at_ns),
             consent=referrals_pb2.ReverseReferralConsent(
                 grantor=consents_pb2.Grantor(
                     kind=_GRANTOR_BACK[c.grantor.kind],
-                    name=c.grantor.name,
+                    name=c.grantor.name if subject else "",
                     relationship=c.grantor.relationship,
                     verification_method=c.grantor.verification_method,
                 ),
@@ -588,7 +577,7 @@ class ReferralService(Servicer, referrals_pb2_grpc.ReferralServiceServicer):
                 cipher=app.cipher,
                 now_ns=call.now_ns,
             )
-            return self._reverse_message(call, view)
+            return self._reverse_message(call, session, view)
 
         return remember(session, call, request.request_id, referrals_pb2.ReverseReferral, produce)
 
@@ -620,7 +609,9 @@ class ReferralService(Servicer, referrals_pb2_grpc.ReferralServiceServicer):
         )
         response = referrals_pb2.ListReverseReferralsResponse(
             referrals=[
-                self._reverse_message(call, store.reverse_view(session, r, call.app.cipher))
+                self._reverse_message(
+                    call, session, store.reverse_view(session, r, call.app.cipher)
+                )
                 for r in rows[:size]
             ]
         )
@@ -669,7 +660,9 @@ class ReferralService(Servicer, referrals_pb2_grpc.ReferralServiceServicer):
                 cipher=app.cipher,
                 now_ns=call.now_ns,
             )
-            return self._reverse_message(call, store.reverse_view(session, row, app.cipher))
+            return self._reverse_message(
+                call, session, store.reverse_view(session, row, app.cipher)
+            )
 
         return remember(session, call, request.request_id, referrals_pb2.ReverseReferral, produce)
 
@@ -713,14 +706,34 @@ def _resolve(session: Session, call: Call) -> referrals_pb2.ResolvePseudonymResp
     )
 
 
-def _help_message(view: model.HelpRecordView) -> referrals_pb2.HelpDelivered:
+def _person_known(session: Session, call: Call, draft: model.ReverseDraft) -> dict[str, Any]:
+    """What is known of a reverse referral's subject: what the charity gave and, when the
+    office holds a case of the same person, that case's record (relatives, address, ...), so
+    that texts about them are scrubbed of every known value."""
+    known: dict[str, Any] = {}
+    row = session.scalars(
+        select(Case)
+        .where(Case.subject_index == call.app.subject_index(draft.subject_resident_id))
+        .order_by(Case.created_at_ns.desc())
+        .limit(1)
+    ).first()
+    if row is not None:
+        known.update(cases.load_record(row, call.app.cipher))
+    known.update(name=draft.subject_name or known.get("name", ""))
+    known.update(resident_id=draft.subject_resident_id)
+    if draft.subject_phone:
+        known["phone"] = draft.subject_phone
+    return known
+
+
+def _help_message(view: model.HelpRecordView, shown: Disclosure) -> referrals_pb2.HelpDelivered:
     return referrals_pb2.HelpDelivered(
         help_id=view.help_id,
         referral_id=view.referral_id,
         kind=_value(common_pb2.HelpKind, view.kind),
         value_fen=view.amount_fen,
         minutes=view.minutes,
-        description=view.description,
+        description=shown.text("help_description", view.description),
         delivered_at=convert.timestamp(view.delivered_at_ns),
         project_id=view.project_id,
         org=view.org,

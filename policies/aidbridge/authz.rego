@@ -3,6 +3,7 @@
 # The gateway asks `data.aidbridge.authz.decision` on every call and enforces the answer:
 #   {"allow": bool, "reasons": [..], "flags": [..], "obligations": {field: {"action": ..}},
 #    "holds": {"from_ns": .., "until_ns": ..}}
+# (the obligations of an allowed call name its free text and references too: disclosures_of)
 # `holds` is the interval of time in which the same input (but for now_ns) gets the same
 # decision (holds.rego); the gateway may reuse a decision only inside it.
 # A call is allowed only when (1) the caller's organisation is registered (data.json "orgs")
@@ -56,7 +57,7 @@ allowed := {
 	"allow": true,
 	"reasons": [],
 	"flags": flags,
-	"obligations": released_obligations,
+	"obligations": call_obligations,
 	"holds": holds.interval,
 }
 
@@ -94,6 +95,10 @@ released_obligations := obligations.with_subject(released) if {
 } else := {}
 
 released := obligations.released(release, consent.categories, consent.fields, input.purpose)
+
+# Every allowed call also says what its free text and references become for this caller
+# (obligations.disclosures_of): the gateway sends no note, reason or case id but through them.
+call_obligations := object.union(obligations.disclosures_of(input.caller.role), released_obligations)
 
 # ---------------------------------------------------------------------------------------------
 # Who is calling, and what the grants table lets them do.

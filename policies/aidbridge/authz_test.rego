@@ -99,11 +99,18 @@ test_summary_drops_fields_outside_the_consent if {
 # A release lists what it releases (never a drop, never a field outside the catalogue).
 test_a_release_lists_only_catalogue_fields_it_releases if {
 	d := decide(pull)
-	every field, ob in object.remove(d.obligations, ["subject"]) {
+	released := object.remove(d.obligations, object.keys(data.aidbridge.disclosures.charity))
+	every field, ob in object.remove(released, ["subject"]) {
 		data.aidbridge.field_category[field]
 		ob.action != "drop"
 	}
-	count(d.obligations) == 6
+	count(released) == 6
+	released.subject == {"action": "pseudonymise"}
+}
+
+test_every_allowed_call_says_what_its_free_text_becomes if {
+	d := decide(pull)
+	object.filter(d.obligations, object.keys(data.aidbridge.disclosures.charity)) == data.aidbridge.disclosures.charity
 }
 
 test_charity_cannot_pull_referral_to_another_charity if {
@@ -506,7 +513,7 @@ test_charity_declares_a_relationship_for_itself if {
 		"resource": {"kind": "declaration", "id": "", "owner_org": "charity-sunshine"},
 	})
 	d.allow
-	d.obligations == {}
+	d.obligations == data.aidbridge.disclosures.charity
 }
 
 test_charity_cannot_withdraw_another_charitys_declaration if {

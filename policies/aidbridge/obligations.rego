@@ -69,3 +69,13 @@ obligation_of(obligations, field) := ob if {
 releases_sensitive(released_obligations) if {
 	count(object.filter(released_obligations, data.aidbridge.sensitive_fields)) > 0
 }
+
+# What a call's free text and references become on their way to the caller, by the caller's
+# role (data.json "disclosures"; as for a field, a reference not listed is dropped): for a charity every referral note, state-change reason, help
+# description and reverse-referral note or reason is scrubbed of the person's identifiers and
+# of what its release withholds, the person is its own pseudonym and the office's case id and
+# a reverse referral's subject stay behind; an office gets its own records as written. A role
+# the table does not list gets the charity's, the strictest.
+disclosures_of(role) := d if {
+	d := data.aidbridge.disclosures[role]
+} else := data.aidbridge.disclosures.charity

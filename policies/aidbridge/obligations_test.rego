@@ -70,3 +70,26 @@ test_consent_without_categories_names_no_sensitive_category if {
 test_consent_without_fields_releases_only_the_subject if {
 	obligations.for_release("summary", object.remove(consent, ["fields"]), "charitable_assistance") == obligations.subject_pseudonym
 }
+
+test_a_charity_gets_every_free_text_scrubbed_and_no_case_id if {
+	d := obligations.disclosures_of("charity")
+	every name in ["referral_note", "event_reason", "help_description", "reverse_reason", "outcome_note"] {
+		d[name] == {"action": "scrub"}
+	}
+	obligations.obligation_of(d, "case_id") == {"action": "drop"}
+	obligations.obligation_of(d, "reverse_subject") == {"action": "drop"}
+	d.referral_subject == {"action": "pseudonymise"}
+}
+
+test_an_office_gets_its_own_records_as_written if {
+	d := obligations.disclosures_of("government")
+	every name in ["referral_note", "event_reason", "help_description", "reverse_reason", "outcome_note", "case_id", "reverse_subject"] {
+		d[name] == {"action": "plain"}
+	}
+	obligations.obligation_of(d, "referral_subject") == {"action": "drop"}
+}
+
+test_an_unknown_role_gets_the_strictest if {
+	obligations.disclosures_of("stranger") == obligations.disclosures_of("charity")
+	obligations.disclosures_of(7) == obligations.disclosures_of("charity")
+}

@@ -9,11 +9,22 @@ from datetime import date
 import grpc
 import pytest
 
-from aidbridge.v1 import audit_pb2, cases_pb2, referrals_pb2
+from aidbridge.v1 import audit_pb2, cases_pb2, consents_pb2, referrals_pb2
+from gateway.cases import age_on
 from gateway.clock import to_date
 from gateway.privacy.generalise import age_band
 from tests.conftest import start_gateway
-from tests.e2e.flow import CHARITY_A, CHARITY_B, COMPLIANCE, GOV, PURPOSE, adults, pull, refer
+from tests.e2e.flow import (
+    CHARITY_A,
+    CHARITY_B,
+    COMPLIANCE,
+    GOV,
+    PURPOSE,
+    adults,
+    consent_message,
+    pull,
+    refer,
+)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -120,3 +131,77 @@ def test_a_charity_cannot_register_cases_or_read_the_ledger(gw):
     with pytest.raises(grpc.RpcError) as refused:
         charity_a.audit.QueryLedger(audit_pb2.QueryLedgerRequest())
     assert refused.value.code() == grpc.StatusCode.PERMISSION_DENIED
+
+
+def test_a_refused_pull_never_opens_the_case(gw):
+    """The case is decrypted only once the policy allowed the release: with its sealed payload
+    made unreadable, the other charity's pull is still refused as not permitted (an attempt to
+    open it would fail the call), and the refusal is found by the person's resident id."""
+    from sqlalchemy import update
+
+    from gateway.store.models import Case
+
+    gov, charity_b = gw.client(GOV), gw.client(CHARITY_B)
+    officer = gw.client(COMPLIANCE, "inspector-9")
+    person = adults(1, seed=23)[0]
+    referred = refer(gov, person, tag="sealed")
+    with gw.app.store.write() as session:
+        session.execute(
+            update(Case).where(Case.case_id == referred.case_id).values(payload_enc=b"\0" * 64)
+        )
+
+    with pytest.raises(grpc.RpcError) as refused:
+        pull(charity_b, referred.referral_id)
+    assert refused.value.code() == grpc.StatusCode.PERMISSION_DENIED
+    with pytest.raises(grpc.RpcError) as unreadable:
+        pull(gw.client(CHARITY_A), referred.referral_id)
+    assert unreadable.value.code() == grpc.StatusCode.INTERNAL
+    gw.app.ledger.integrate()
+
+    entries = officer.audit.QueryLedger(
+        audit_pb2.QueryLedgerRequest(subject_resident_id=person.person.resident_id)
+    ).entries
+    seen = {(e.org, e.method.rsplit("/", 1)[-1], e.outcome) for e in entries}
+    assert (CHARITY_B, "PullCaseSummary", "PERMISSION_DENIED") in seen
+
+
+def test_a_referral_note_loses_what_the_release_withholds(gw):
+    """The issue's note: name, exact age, income and illness, none of which a summary releases
+    plain, reach the charity as tags; the sending office reads its note as written."""
+    gov, charity_a = gw.client(GOV), gw.client(CHARITY_A)
+    person = adults(1, seed=31)[0]
+    p = person.person
+    age = age_on(p.birth_date, to_date(gw.app.clock.now_ns()))
+    note = (
+        f"{p.name}，{age}岁，月收入约{person.monthly_income_fen // 100}元，"
+        f"患{person.health_condition}，住{p.community}，"
+        f"电话 {p.phone[:3]} {p.phone[3:7]} {p.phone[7:]}"
+    )
+    case_id = gov.cases.RegisterCase(
+        cases_pb2.RegisterCaseRequest(request_id="note-case", case=person)
+    ).case_id
+    consent = gov.consents.RecordConsent(
+        consents_pb2.RecordConsentRequest(
+            request_id="note-consent", consent=consent_message(case_id, name=p.name)
+        )
+    ).consent
+    referral = gov.referrals.CreateReferral(
+        referrals_pb2.CreateReferralRequest(
+            request_id="note-referral",
+            case_id=case_id,
+            to_org=CHARITY_A,
+            consent_id=consent.consent_id,
+            purpose=PURPOSE,
+            note=note,
+        )
+    ).referral
+    assert referral.note == note and referral.case_id == case_id  # the office's own view
+
+    listed = charity_a.referrals.ListReferrals(referrals_pb2.ListReferralsRequest()).referrals
+    seen = next(r for r in listed if r.referral_id == referral.referral_id)
+    assert seen.note == "[申请人]，[年龄]，月收入约[收入]元，患[健康状况]，住[社区]，电话 [手机号]"
+    assert not seen.case_id and seen.subject.startswith("k1.")
+    detail = charity_a.referrals.GetReferral(
+        referrals_pb2.GetReferralRequest(referral_id=referral.referral_id)
+    )
+    assert detail.note == seen.note
