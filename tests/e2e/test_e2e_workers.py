@@ -334,6 +334,23 @@ def test_a_killed_worker_is_replaced_and_the_directory_stays_locked(tmp_path):
         rival.stop()
         assert "another AidBridge gateway with workers serves port" in rival.text()
 
+        # `aidbridge policy reload` signals the supervisor, which forwards it to each worker:
+        # a bundle that does not compile is rejected by both (and ledgered by both).
+        rego = config.bundle_path / "aidbridge" / "authz.rego"
+        rego.write_text(rego.read_text(encoding="utf-8") + "\nnot rego\n", encoding="utf-8")
+        reload = CliRunner().invoke(cli, ["policy", "reload", "--work", str(config.work_dir)])
+        assert reload.exit_code == 0, reload.output
+        deadline = time.monotonic() + 120
+        rejected: set[int] = set()
+        while len(rejected) < 2 and time.monotonic() < deadline:
+            rejected = {
+                x["pid"]
+                for x in serving.lines()
+                if x.get("event") == "policy reload rejected; the old bundle stays in force"
+            }
+            time.sleep(0.2)
+        assert rejected == set(serving.worker_pids().values())
+
         people = adults(4, seed=43)
 
         def refer_one(i: int) -> str:
@@ -369,3 +386,27 @@ def test_workers_must_be_at_least_one(value, work):
     result = CliRunner().invoke(cli, ["serve", "--work", str(work.work_dir), "--workers", value])
     assert result.exit_code == 1
     assert "--workers: expected 1 or more" in " ".join(result.output.split())
+
+
+def test_workers_stop_when_their_supervisor_is_killed(tmp_path):
+    config = init_workdir(tmp_path / "work")
+    serving = Serving(config.work_dir, _free_port(), tmp_path / "serve.log")
+    try:
+        serving.wait_serving(config.certs_dir)
+        workers = set(serving.worker_pids().values())
+        serving.proc.kill()  # SIGKILL: the supervisor runs nothing more
+        serving.proc.wait(timeout=30)
+        deadline = time.monotonic() + 60
+        stopped: set[int] = set()
+        while stopped != workers and time.monotonic() < deadline:
+            stopped = {x["pid"] for x in serving.lines() if x.get("event") == "stopped"}
+            time.sleep(0.2)
+        assert stopped == workers
+        gone = [x for x in serving.lines() if x.get("event") == "supervisor gone: stopping"]
+        assert {x["pid"] for x in gone} == workers
+        # The workers held the lock until they had stopped; then it is free.
+        while serving_pid(config.work_dir) is not None and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert serving_pid(config.work_dir) is None
+    finally:
+        serving.stop()
