@@ -3,13 +3,15 @@ same client, same mutual TLS, measured in one run. Prints calls/s, p50/p99, serv
 and the ratio.
 
     .venv/bin/python bench/bench_workers.py [--db postgresql|sqlite] [--seconds 10]
-        [--concurrency 16] [--workers 2]
+        [--concurrency 16] [--workers 2] [--call pull|register]
 
 PostgreSQL comes from AIDBRIDGE_TEST_PG_URL (a schema of its own per run) or, without it, a
 throwaway cluster (scripts/throwaway-postgres). Each caller has a connection of its own, so the
 kernel spreads them over the workers (SO_REUSEPORT). Every pull is also a durable ledger
 append, so on SQLite this is the several-processes-writing-one-file case too: errors are
-counted and printed. The client runs on the same machine and takes its share of the cores.
+counted and printed. ``--call register`` measures RegisterCase instead (a new case per call:
+a write through both workers' group commits, the contended case on SQLite). The client runs on
+the same machine and takes its share of the cores.
 """
 
 from __future__ import annotations
@@ -156,9 +158,31 @@ def run(db_url: str, workers: int, args: argparse.Namespace, tmp: Path) -> dict[
         people = adults(args.concurrency, seed=97)
         referrals = [refer(gov, p, tag=f"b{i}").referral_id for i, p in enumerate(people)]
         gov.close()
-        channels = [_channel(target, config.certs_dir, CHARITY_A) for _ in referrals]
+        caller = GOV if args.call == "register" else CHARITY_A
+        channels = [_channel(target, config.certs_dir, caller) for _ in referrals]
         calls = []
+        if args.call == "register":
+            cases = adults(40, seed=98)
+            counter = iter(range(10**9))
+            for i, channel in enumerate(channels):
+                stub = channel.unary_unary(
+                    "/aidbridge.v1.CaseService/RegisterCase",
+                    request_serializer=cases_pb2.RegisterCaseRequest.SerializeToString,
+                    response_deserializer=cases_pb2.RegisterCaseResponse.FromString,
+                )
+                metadata = ((ACTOR_KEY, f"bench-{i}"),)
+
+                def register(stub=stub, metadata=metadata) -> None:  # type: ignore[no-untyped-def]
+                    n = next(counter)
+                    request = cases_pb2.RegisterCaseRequest(
+                        request_id=f"bench-{n}", case=cases[n % len(cases)]
+                    )
+                    stub(request, metadata=metadata, timeout=30)
+
+                calls.append(register)
         for i, (channel, referral_id) in enumerate(zip(channels, referrals, strict=True)):
+            if args.call == "register":
+                break
             stub = channel.unary_unary(
                 "/aidbridge.v1.CaseService/PullCaseSummary",
                 request_serializer=cases_pb2.PullCaseSummaryRequest.SerializeToString,
@@ -189,6 +213,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--call", choices=("pull", "register"), default="pull")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="aidbridge-bench-workers-") as tmp_text:
@@ -229,8 +254,9 @@ def main() -> None:
                 )
                 shutil.rmtree(cluster, ignore_errors=True)
 
+    method = "RegisterCase" if args.call == "register" else "PullCaseSummary"
     print(
-        f"PullCaseSummary on {args.db}; {args.concurrency} callers, a connection each; "
+        f"{method} on {args.db}; {args.concurrency} callers, a connection each; "
         f"{args.seconds:.0f} s each; mutual TLS; {os.cpu_count()} cores (client included)"
     )
     print(f"{'':14}{'calls/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'CPU ms/call':>13}  errors")

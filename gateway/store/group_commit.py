@@ -231,6 +231,10 @@ class GroupCommitWriter:
     def _transaction(self, units: list[_Unit]) -> list[tuple[_Unit, bool, Any]]:
         """Run ``units`` in one transaction, each in a SAVEPOINT; return their outcomes once
         committed, or raise _TransactionFailed."""
+        with self.store.writer_turn():
+            return self._transaction_in_turn(units)
+
+    def _transaction_in_turn(self, units: list[_Unit]) -> list[tuple[_Unit, bool, Any]]:
         try:
             conn = self.store.connect("IMMEDIATE")
         except StoreUnavailable as exc:
