@@ -299,6 +299,10 @@ class Supervisor:
 
     def _forward(self, signum: int) -> None:
         for worker in self.workers:
+            if signum == signal.SIGHUP and not worker.ready:
+                # Not serving yet: it has no handler for SIGHUP (which would end it), and it
+                # reads the bundle as it is now anyway.
+                continue
             if worker.proc is not None and worker.proc.poll() is None:
                 with contextlib.suppress(ProcessLookupError):
                     worker.proc.send_signal(signum)
@@ -330,7 +334,8 @@ class Supervisor:
                 log.error("worker still running at the bound: killed", worker=worker.slot)
                 worker.proc.kill()
                 worker.proc.wait()
-            if worker.proc.returncode != 0:
+            starting = not worker.ready and worker.proc.returncode == -signal.SIGTERM
+            if worker.proc.returncode != 0 and not starting:  # a starting one had no calls
                 clean = False
                 log.error(
                     "worker stopped with an error",
