@@ -431,3 +431,13 @@ def test_workers_stop_when_their_supervisor_is_killed(tmp_path):
         assert serving_pid(config.work_dir) is None
     finally:
         serving.stop()
+
+
+def test_workers_need_a_tcp_listen_address(work):
+    result = CliRunner().invoke(
+        cli,
+        ["serve", "--work", str(work.work_dir), "--workers", "2", "--listen", "unix:/tmp/gw"],
+    )
+    assert result.exit_code == 1
+    assert "--workers needs a listen address HOST:PORT" in " ".join(result.output.split())
+    assert serving_pid(work.work_dir) is None
