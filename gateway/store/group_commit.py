@@ -37,7 +37,12 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from sqlalchemy import Table, insert, text
-from sqlalchemy.exc import OperationalError, ResourceClosedError, SQLAlchemyError
+from sqlalchemy.exc import (
+    IntegrityError,
+    OperationalError,
+    ResourceClosedError,
+    SQLAlchemyError,
+)
 from sqlalchemy.orm import Session
 
 from gateway.logging import get_logger
@@ -293,7 +298,9 @@ class GroupCommitWriter:
             conn.close()
         return outcomes
 
-    def _run_unit(self, session: Session, unit: _Unit) -> tuple[_Unit, bool, Any]:
+    def _run_unit(
+        self, session: Session, unit: _Unit, *, again: bool = False
+    ) -> tuple[_Unit, bool, Any]:
         if unit.work is None:
             return (unit, True, None)  # only rows to insert, with the batch's
         del unit.inserts[unit.prepared :]  # a unit run again adds its rows again
@@ -319,6 +326,12 @@ class GroupCommitWriter:
                 # The store's fault, not the unit's (read-only, I/O, connection): its batch
                 # mates would meet it too, so the batch is retried on fresh connections.
                 raise _UnitBrokeTransaction(error) from exc
+            if isinstance(exc, IntegrityError) and not self.store.is_sqlite and not again:
+                # On PostgreSQL another process (a worker of `serve --workers N`) may have
+                # committed a row with this unit's key while the unit ran — a request raced on
+                # two connections. Run it once more: its reads now see that row (READ
+                # COMMITTED), so it answers as a retry would, not with an error.
+                return self._run_unit(session, unit, again=True)
             return (unit, False, error)
 
     def _resolve(self, xid: int) -> bool | None:
