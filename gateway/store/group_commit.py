@@ -13,6 +13,9 @@ What each caller can rely on:
   A unit is never committed twice: a batch is retried only when it surely kept nothing — on
   PostgreSQL a commit whose connection was lost is looked up by transaction id
   (``txid_status``) first, and if that cannot be known its callers hear so.
+- On PostgreSQL, a unit whose row collides (IntegrityError) with one that another process
+  committed while the unit ran is run once more, in a fresh SAVEPOINT: it now reads that row,
+  so a request raced over two server processes is answered as its retry would be.
 - A caller waits at most the store's bound (``store_timeout_s``) for its unit to start. A unit
   not started by then is cancelled — the writer skips it, so nothing of it is ever kept — and
   its caller gets StoreUnavailable. A unit already started is waited for until its batch ends;
