@@ -38,12 +38,20 @@ class Gateway:
 
     @classmethod
     def open(
-        cls, config: Config, *, clock: Clock | None = None, engine: PolicyEngine | None = None
+        cls,
+        config: Config,
+        *,
+        clock: Clock | None = None,
+        engine: PolicyEngine | None = None,
+        prepare: bool = True,
     ) -> Gateway:
+        """Assemble the gateway. ``prepare=False``: the store was brought up to date already
+        (``prepare_store``, by the supervisor of several worker processes, once for all)."""
         clock = clock or SystemClock()
         store = Store(config.database_url, timeout_s=config.store_timeout_s)
-        store.migrate()
         keys = KeyRing.load(config.master_key_path)
+        if prepare:
+            _prepare(store, keys)
         ledger = Ledger(
             store,
             keys.signing_key("checkpoint"),
@@ -52,8 +60,6 @@ class Gateway:
             EntryAuthenticator.from_keyring(keys),
         )
         cipher = FieldCipher.from_keyring(keys)
-        # Responses kept for idempotency by a store written before they were sealed.
-        idempotency.seal_plain_rows(store, cipher)
         return cls(
             config=config,
             store=store,
@@ -110,3 +116,18 @@ class Gateway:
     def close(self) -> None:
         self.writer.close()
         self.store.dispose()
+
+
+def prepare_store(config: Config) -> None:
+    """What ``Gateway.open`` does to the store before serving, done once: the newest schema, and
+    responses kept for idempotency by a store written before they were sealed, sealed now."""
+    store = Store(config.database_url, timeout_s=config.store_timeout_s)
+    try:
+        _prepare(store, KeyRing.load(config.master_key_path))
+    finally:
+        store.dispose()
+
+
+def _prepare(store: Store, keys: KeyRing) -> None:
+    store.migrate()
+    idempotency.seal_plain_rows(store, FieldCipher.from_keyring(keys))

@@ -131,15 +131,23 @@ def serve(
     store_timeout: float = typer.Option(
         None, "--store-timeout", help="Seconds a call may wait for the store (default 5)."
     ),
+    workers: int = typer.Option(
+        1,
+        "--workers",
+        help="Server processes sharing the listen port and the store (default 1: one process).",
+    ),
+    worker_slot: int = typer.Option(None, "--worker-slot", hidden=True),
+    worker_fds: str = typer.Option(None, "--worker-fds", hidden=True),
 ) -> None:
     """Run the gateway until SIGINT/SIGTERM (SIGHUP reloads the policy bundle)."""
-    from gateway.app import Gateway
     from gateway.logging import configure
-    from gateway.server import ListenError, ignore_late_signals
-    from gateway.server import serve as run_server
-    from gateway.workdir import WorkDirLocked, serving_lock
 
-    configure()
+    if worker_slot is not None:
+        configure(static={"worker": worker_slot, "pid": os.getpid()})
+    elif workers > 1:
+        configure(static={"worker": "supervisor", "pid": os.getpid()})
+    else:
+        configure()
     try:
         config = load_config(
             work,
@@ -151,7 +159,24 @@ def serve(
     except ConfigError as exc:
         _fail(str(exc))
     _require_gateway(config)
+    if worker_slot is not None:
+        _serve_worker(config, worker_slot, worker_fds)
+        return
+    if workers < 1:
+        _fail(f"--workers: expected 1 or more server processes, found {workers}")
+    if workers > 1:
+        passthrough = [
+            *(["--opa-url", opa_url] if opa_url else []),
+            *(["--insecure-plaintext"] if insecure_plaintext else []),
+            *(["--store-timeout", repr(store_timeout)] if store_timeout is not None else []),
+        ]
+        _serve_workers(config, workers, passthrough)
+        return
+    from gateway.app import Gateway
     from gateway.ledger.witness_publishing import WitnessConfigError
+    from gateway.server import ListenError, ignore_late_signals
+    from gateway.server import serve as run_server
+    from gateway.workdir import WorkDirLocked, serving_lock
 
     try:
         # One gateway per working directory, held for the process's lifetime.
@@ -167,6 +192,57 @@ def serve(
                 gateway.close()
     except (WorkDirLocked, ListenError) as exc:
         _fail(str(exc))
+
+
+def _serve_workers(config: Config, count: int, passthrough: list[str]) -> None:
+    """``serve --workers N``: this process supervises N worker processes (gateway.workers)."""
+    from gateway.app import prepare_store
+    from gateway.ledger.witness_publishing import WitnessConfigError, configured_witnesses
+    from gateway.workdir import WorkDirLocked, serving_lock
+    from gateway.workers import Supervisor, WorkersError, claim_port, worker_command
+
+    try:
+        with serving_lock(config.work_dir) as lock_fd:
+            try:
+                configured_witnesses(config.witnesses)
+            except WitnessConfigError as exc:
+                _fail(f"{config.work_dir / 'aidbridge.toml'}: {exc}")
+            claim = claim_port(config.listen)
+            try:
+                prepare_store(config)  # once, before any worker opens the store
+                command = worker_command(config.work_dir, claim.listen, passthrough)
+                code = Supervisor(count, command, lock_fd, claim).run()
+            finally:
+                claim.close()
+    except (WorkDirLocked, WorkersError) as exc:
+        _fail(str(exc))
+    if code:
+        raise typer.Exit(code)
+
+
+def _serve_worker(config: Config, slot: int, fds: str | None) -> None:
+    """One worker process of ``serve --workers N``, started by its supervisor."""
+    from gateway.app import Gateway
+    from gateway.server import ListenError, WorkerRole, ignore_late_signals
+    from gateway.server import serve as run_server
+    from gateway.workdir import WorkDirLocked, check_inherited_lock
+
+    try:
+        lock_fd, ready_fd, lifeline_fd = (int(x) for x in (fds or "").split(","))
+    except ValueError:
+        _fail("--worker-slot: only `aidbridge serve --workers N` starts workers")
+    try:
+        check_inherited_lock(config.work_dir, lock_fd)
+    except WorkDirLocked as exc:
+        _fail(str(exc))
+    gateway = Gateway.open(config, prepare=False)
+    try:
+        asyncio.run(run_server(gateway, worker=WorkerRole(slot, ready_fd, lifeline_fd)))
+    except ListenError as exc:
+        _fail(str(exc))
+    finally:
+        ignore_late_signals()
+        gateway.close()
 
 
 @app.command()

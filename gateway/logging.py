@@ -10,7 +10,10 @@ import sys
 import structlog
 
 
-def configure(level: str = "INFO", *, json: bool = True) -> None:
+def configure(
+    level: str = "INFO", *, json: bool = True, static: dict[str, object] | None = None
+) -> None:
+    """``static``: fields on every line of this process (a worker's slot and pid)."""
     renderer: structlog.typing.Processor = (
         structlog.processors.JSONRenderer(ensure_ascii=False)
         if json
@@ -19,6 +22,7 @@ def configure(level: str = "INFO", *, json: bool = True) -> None:
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,
+            *([_adding(static)] if static else []),
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
             structlog.processors.format_exc_info,
@@ -30,6 +34,17 @@ def configure(level: str = "INFO", *, json: bool = True) -> None:
     )
 
 
+def _adding(fields: dict[str, object]) -> structlog.typing.Processor:
+    def add(
+        _logger: object, _method: str, event: structlog.typing.EventDict
+    ) -> structlog.typing.EventDict:
+        for key, value in fields.items():
+            event.setdefault(key, value)
+        return event
+
+    return add
+
+
 class _StderrLogger:
     """Writes each line to whatever ``sys.stderr`` is at the time of writing (not at set-up):
     a stream swapped out later (a test runner's capture, a daemon's redirect) is followed."""
@@ -38,7 +53,9 @@ class _StderrLogger:
         pass
 
     def msg(self, message: str) -> None:
-        print(message, file=sys.stderr, flush=True)
+        # One write per line: the worker processes of `serve --workers N` share the stream.
+        sys.stderr.write(message + "\n")
+        sys.stderr.flush()
 
     log = debug = info = warning = warn = error = critical = exception = fatal = msg
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import os
 import re
 import signal
 import threading
@@ -279,16 +280,19 @@ SERVICE_NAMES = (
 
 
 async def build_server(
-    app: Gateway, listen: str, tls: TlsFiles | None
+    app: Gateway, listen: str, tls: TlsFiles | None, *, reuse_port: bool = False
 ) -> tuple[grpc.aio.Server, int, health.aio.HealthServicer]:
-    """Create and start the server; returns it, the bound port and its health servicer."""
+    """Create and start the server; returns it, the bound port and its health servicer.
+    ``reuse_port``: one of the worker processes of ``serve --workers N``, which all listen on
+    the same port (SO_REUSEPORT) and among which the kernel spreads the connections."""
     server = grpc.aio.server(
         interceptors=[IdentityInterceptor(app, plaintext=tls is None)],
         options=[
             ("grpc.max_receive_message_length", 4 * 1024 * 1024),
             # gRPC sets SO_REUSEPORT by default: a second gateway could bind the same port and
-            # take a share of the callers. The listener is ours alone.
-            ("grpc.so_reuseport", 0),
+            # take a share of the callers. The listener is ours alone — or our workers'
+            # (gateway.workers keeps any other gateway off the port).
+            ("grpc.so_reuseport", 1 if reuse_port else 0),
         ],
     )
     cases_pb2_grpc.add_CaseServiceServicer_to_server(CaseService(app), server)
@@ -378,11 +382,38 @@ SERVE_GRACE_S = 5.0
 """How long a stopping gateway waits for calls already in flight (the drain's bound)."""
 
 
-async def serve(app: Gateway, *, on_ready: Callable[[int], None] | None = None) -> None:
+@dataclass(frozen=True)
+class WorkerRole:
+    """What a worker process of ``serve --workers N`` is told by its supervisor
+    (gateway.workers): its slot (0 runs the background duties), the pipe on which it says it
+    serves, and the pipe whose end (the supervisor gone) stops it."""
+
+    slot: int
+    ready_fd: int
+    lifeline_fd: int
+
+    @property
+    def runs_duties(self) -> bool:
+        return self.slot == 0
+
+
+async def serve(
+    app: Gateway,
+    *,
+    on_ready: Callable[[int], None] | None = None,
+    worker: WorkerRole | None = None,
+) -> None:
     """Run until SIGINT/SIGTERM, then stop gracefully (``shut_down``); SIGHUP reloads the policy
-    bundle. A second SIGINT/SIGTERM while stopping is logged and the drain runs to its bound."""
+    bundle. A second SIGINT/SIGTERM while stopping is logged and the drain runs to its bound.
+
+    As a ``worker`` of several processes: the port is shared (SO_REUSEPORT); the sequencer,
+    the sweeps and the witness rounds run in slot 0 only (each worker still sequences what is
+    queued when it stops: the sequencer's state row lock makes that safe); the supervisor's
+    end is a stop like SIGTERM."""
     tls = None if app.config.insecure_plaintext else tls_from_dir(app.config.certs_dir)
-    server, port, health_servicer = await build_server(app, app.config.listen, tls)
+    server, port, health_servicer = await build_server(
+        app, app.config.listen, tls, reuse_port=worker is not None
+    )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
 
@@ -408,14 +439,37 @@ async def serve(app: Gateway, *, on_ready: Callable[[int], None] | None = None) 
 
     loop.add_signal_handler(signal.SIGHUP, on_hup)
     workers_stop = asyncio.Event()
-    workers = [
-        asyncio.create_task(run_sequencer(app, workers_stop)),
-        asyncio.create_task(run_sweeps(app, workers_stop)),
-        asyncio.create_task(run_witnesses(app, workers_stop)),
-    ]
+    workers = []
+    if worker is None or worker.runs_duties:
+        workers = [
+            asyncio.create_task(run_sequencer(app, workers_stop)),
+            asyncio.create_task(run_sweeps(app, workers_stop)),
+            asyncio.create_task(run_witnesses(app, workers_stop)),
+        ]
+    if worker is not None:
+
+        def on_supervisor_gone() -> None:
+            try:
+                if os.read(worker.lifeline_fd, 64):
+                    return
+            except BlockingIOError:
+                return
+            except OSError:
+                pass
+            loop.remove_reader(worker.lifeline_fd)
+            if not stop.is_set():
+                log.warning("supervisor gone: stopping", bound_s=SERVE_GRACE_S)
+                stop.set()
+
+        os.set_blocking(worker.lifeline_fd, False)
+        loop.add_reader(worker.lifeline_fd, on_supervisor_gone)
     log.info("serving", port=port, tls=tls is not None, revision=app.engine.revision)
     if on_ready:
         on_ready(port)
+    if worker is not None:
+        with contextlib.suppress(OSError):  # a supervisor gone hears nothing; we stop anyway
+            os.write(worker.ready_fd, f"ready {port}\n".encode())
+        os.close(worker.ready_fd)
     await stop.wait()
     await shut_down(app, server, health_servicer, workers_stop, workers, SERVE_GRACE_S)
     log.info("stopped")

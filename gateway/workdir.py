@@ -102,9 +102,10 @@ def init_workdir(work_dir: Path, *, db_url: str = "", listen: str = "127.0.0.1:5
 
 
 @contextlib.contextmanager
-def serving_lock(work_dir: Path) -> Iterator[None]:
+def serving_lock(work_dir: Path) -> Iterator[int]:
     """Hold the working directory's lock while the block runs; ``WorkDirLocked`` if another
-    process holds it."""
+    process holds it. Yields the lock's file descriptor: the worker processes of ``serve
+    --workers N`` inherit it, so the lock stays held until the last of them has stopped."""
     path = work_dir / LOCK_FILE
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     try:
@@ -120,11 +121,33 @@ def serving_lock(work_dir: Path) -> Iterator[None]:
         os.ftruncate(fd, 0)
         os.write(fd, f"{os.getpid()}\n".encode())
         try:
-            yield
+            yield fd
         finally:
             os.ftruncate(fd, 0)  # while still held, so no other holder's pid is erased
     finally:
         os.close(fd)  # releases the lock
+
+
+def check_inherited_lock(work_dir: Path, fd: int) -> None:
+    """A worker process's check that ``fd`` (inherited from its supervisor) is ``work_dir``'s
+    lock file, and that the lock is this file description's: no worker serves a working
+    directory another gateway holds. ``WorkDirLocked`` otherwise."""
+    path = work_dir / LOCK_FILE
+    try:
+        mine, theirs = os.fstat(fd), os.stat(path)
+    except OSError as exc:
+        raise WorkDirLocked(f"not the lock of {work_dir}: {exc.strerror}") from None
+    if (mine.st_dev, mine.st_ino) != (theirs.st_dev, theirs.st_ino):
+        raise WorkDirLocked(f"the descriptor given is not {path}")
+    try:
+        # Succeeds at once when this file description holds the lock already.
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holder = _read_pid(fd)
+        by = f" (pid {holder})" if holder else ""
+        raise WorkDirLocked(
+            f"another gateway{by} is already serving the working directory {work_dir}"
+        ) from None
 
 
 def serving_pid(work_dir: Path) -> int | None:

@@ -2,7 +2,8 @@
 
 SQLite runs in WAL mode with ``synchronous=FULL`` so a committed exchange survives power loss,
 and every write transaction starts with ``BEGIN IMMEDIATE`` so two writers never deadlock on a
-lock upgrade. PostgreSQL needs nothing special: the same code runs on both.
+lock upgrade; writers in several processes take turns first (``_WriterTurns``). PostgreSQL
+needs nothing special: the same code runs on both.
 
 Every wait on the database is bounded by one setting (``store_timeout_s``): SQLite's
 ``busy_timeout``, PostgreSQL's ``connect_timeout`` and ``lock_timeout`` (and the group commit's
@@ -13,8 +14,11 @@ A connection that saw a database error is invalidated, never returned to the poo
 
 from __future__ import annotations
 
+import fcntl
 import math
+import os
 import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
@@ -106,10 +110,26 @@ class Store:
         self.engine = _make_engine(url, timeout_s)
         self.is_sqlite = url.startswith("sqlite")
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._turns = _writer_turns(url)
 
     @contextmanager
     def write(self) -> Iterator[Session]:
-        yield from self._transaction("IMMEDIATE")
+        with self.writer_turn():
+            yield from self._transaction("IMMEDIATE")
+
+    @contextmanager
+    def writer_turn(self) -> Iterator[None]:
+        """Around a write transaction: on a SQLite file, wait for the writers' turn lock first
+        (``_writer_turns``); elsewhere nothing."""
+        if self._turns is None:
+            yield
+            return
+        fd = self._turns.take(self.timeout_s)
+        try:
+            yield
+        finally:
+            if fd is not None:
+                os.close(fd)  # releases the turn
 
     @contextmanager
     def read(self) -> Iterator[Session]:
@@ -164,6 +184,47 @@ class Store:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+class _WriterTurns:
+    """The write turns of one SQLite file, shared by every process writing it (the worker
+    processes of ``serve --workers N``, the CLI): an ``flock`` on ``<database>-writer.lock``
+    taken before ``BEGIN IMMEDIATE`` and released after the commit. SQLite's own lock stays the
+    guard; this only queues its writers, polled every ≤ 2 ms, where SQLite's busy handler
+    sleeps up to 100 ms between tries and lets a waiter starve. Past the bound, or when the
+    file cannot be opened, the transaction goes on without it and SQLite's wait decides."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def take(self, timeout_s: float) -> int | None:
+        try:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        except OSError:
+            return None
+        deadline = time.monotonic() + timeout_s
+        pause = 0.0002
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return fd
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    os.close(fd)
+                    return None
+            except OSError:
+                os.close(fd)
+                return None
+            time.sleep(pause)
+            pause = min(pause * 2, 0.002)
+
+
+def _writer_turns(url: str) -> _WriterTurns | None:
+    prefix = "sqlite:///"
+    if not url.startswith(prefix) or url[len(prefix) :] in ("", ":memory:"):
+        return None
+    database = url[len(prefix) :].split("?", 1)[0]
+    return _WriterTurns(Path(database + "-writer.lock"))
 
 
 def discard(conn: Connection) -> None:

@@ -13,6 +13,9 @@ What each caller can rely on:
   A unit is never committed twice: a batch is retried only when it surely kept nothing — on
   PostgreSQL a commit whose connection was lost is looked up by transaction id
   (``txid_status``) first, and if that cannot be known its callers hear so.
+- On PostgreSQL, a unit whose row collides (IntegrityError) with one that another process
+  committed while the unit ran is run once more, in a fresh SAVEPOINT: it now reads that row,
+  so a request raced over two server processes is answered as its retry would be.
 - A caller waits at most the store's bound (``store_timeout_s``) for its unit to start. A unit
   not started by then is cancelled — the writer skips it, so nothing of it is ever kept — and
   its caller gets StoreUnavailable. A unit already started is waited for until its batch ends;
@@ -41,7 +44,12 @@ from typing import Any, TypeVar
 from sqlalchemy import Table, insert, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.exc import OperationalError, ResourceClosedError, SQLAlchemyError
+from sqlalchemy.exc import (
+    IntegrityError,
+    OperationalError,
+    ResourceClosedError,
+    SQLAlchemyError,
+)
 from sqlalchemy.orm import Session
 
 from gateway.logging import get_logger
@@ -249,6 +257,10 @@ class GroupCommitWriter:
     def _transaction(self, units: list[_Unit]) -> list[tuple[_Unit, bool, Any]]:
         """Run ``units`` in one transaction, each in a SAVEPOINT; return their outcomes once
         committed, or raise _TransactionFailed."""
+        with self.store.writer_turn():
+            return self._transaction_in_turn(units)
+
+    def _transaction_in_turn(self, units: list[_Unit]) -> list[tuple[_Unit, bool, Any]]:
         try:
             conn = self.store.connect("IMMEDIATE")
         except StoreUnavailable as exc:
@@ -307,7 +319,9 @@ class GroupCommitWriter:
             conn.close()
         return outcomes
 
-    def _run_unit(self, session: Session, unit: _Unit) -> tuple[_Unit, bool, Any]:
+    def _run_unit(
+        self, session: Session, unit: _Unit, *, again: bool = False
+    ) -> tuple[_Unit, bool, Any]:
         if unit.work is None:
             return (unit, True, None)  # only rows to insert, with the batch's
         del unit.inserts[unit.prepared :]  # a unit run again adds its rows again
@@ -333,6 +347,12 @@ class GroupCommitWriter:
                 # The store's fault, not the unit's (read-only, I/O, connection): its batch
                 # mates would meet it too, so the batch is retried on fresh connections.
                 raise _UnitBrokeTransaction(error) from exc
+            if isinstance(exc, IntegrityError) and not self.store.is_sqlite and not again:
+                # On PostgreSQL another process (a worker of `serve --workers N`) may have
+                # committed a row with this unit's key while the unit ran — a request raced on
+                # two connections. Run it once more: its reads now see that row (READ
+                # COMMITTED), so it answers as a retry would, not with an error.
+                return self._run_unit(session, unit, again=True)
             return (unit, False, error)
 
     def _resolve(self, xid: int) -> bool | None:
