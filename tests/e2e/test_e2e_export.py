@@ -25,6 +25,7 @@ from sqlalchemy import select
 
 from aidbridge.v1 import audit_pb2
 from aidbridge_verify import LeafError, verify_stream
+from gateway.client import Client, credentials
 from gateway.ledger.entry import Exchange, append
 from gateway.services.audit import EXPORT_CHUNK_BYTES
 from gateway.store.models import LedgerEntry
@@ -261,3 +262,53 @@ def test_a_client_that_goes_away_stops_the_export(gw: RunningGateway) -> None:
     bundle = b"".join(_stream(gw))  # the gateway serves the next export in full
     result = verify_stream(io.BytesIO(bundle), vkey=gw.app.vkey)  # type: ignore[attr-defined]
     assert result.tree_size == size
+
+
+def test_a_store_lost_mid_export_ends_the_stream_unavailable_and_ledgered(
+    gw: RunningGateway,
+) -> None:
+    app = gw.app
+    if not app.store.url.startswith("postgresql"):  # type: ignore[attr-defined]
+        pytest.skip("the fault is a PostgreSQL backend terminated under the export")
+    import psycopg
+
+    _queue_entries(gw, 12_000)
+    size = _traffic(gw)
+    # A client that keeps HTTP/2's first flow-control window (no BDP probing), so the gateway
+    # runs ahead of it by a few chunks only and the export's reader waits.
+    channel = grpc.secure_channel(
+        gw.target,
+        credentials(gw.certs, COMPLIANCE),
+        options=[("grpc.ssl_target_name_override", "localhost"), ("grpc.http2.bdp_probe", 0)],
+    )
+    officer = Client(channel, "au-001")
+    stream = officer.audit.ExportLedger(audit_pb2.ExportLedgerRequest(), timeout=120)
+    received = [next(stream).data]
+    # The export's reader (a server-side cursor) waits for the client inside its read
+    # transaction: end that backend.
+    with psycopg.connect(os.environ["AIDBRIDGE_TEST_PG_URL"], autocommit=True) as admin:
+        for _ in range(600):  # until the reader has filled the stream's buffers and waits
+            ended = admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE state = 'idle in transaction' "
+                "AND (query LIKE 'FETCH %' OR query LIKE 'DECLARE %')"
+            ).fetchall()
+            if ended:
+                break
+            time.sleep(0.05)
+    assert ended == [(True,)]
+    with pytest.raises(grpc.RpcError) as caught:
+        for chunk in stream:
+            received.append(chunk.data)
+    assert caught.value.code() == grpc.StatusCode.UNAVAILABLE  # type: ignore[attr-defined]
+    sent = sum(len(c) for c in received)
+    assert f"stopped after {sent} bytes: store unavailable" in caught.value.details()  # type: ignore[attr-defined]
+    assert not b"".join(received).endswith(b"end %d\n" % size)
+
+    # Two entries: the export as it began, and where it stopped.
+    entries = _export_entries(gw)
+    assert [outcome for _, outcome, _ in entries] == ["OK", "UNAVAILABLE"]
+    assert entries[1][2].startswith(f"export of entries [0, {size}) under the checkpoint")
+    channel.close()
+    bundle = b"".join(_stream(gw))  # the next export is whole again
+    assert verify_stream(io.BytesIO(bundle), vkey=app.vkey).tree_size == size  # type: ignore[attr-defined]
