@@ -368,31 +368,6 @@ def test_prepared_rows_of_a_batch_are_inserted_in_one_statement(store):
     assert statements == [20]
 
 
-def test_a_failing_unit_leaves_none_of_its_rows_and_its_batch_mates_commit(store):
-    def fails(session):
-        session.add(RevokedCertificate(fingerprint="e" * 64, revoked_at_ns=1))
-        session.flush()
-        raise ValueError("the unit's own error")
-
-    def adds_its_row(fingerprint: str, inserts: list):
-        def work(session):
-            inserts.append(_revocation_row(fingerprint))
-            return fingerprint
-
-        return work
-
-    late: list = []
-    submissions = [(None, [_revocation_row("a" * 64)]), (fails, [_revocation_row("b" * 64)])]
-    submissions.append((adds_its_row("c" * 64, late), late))
-    outcomes, statements = _batched(store, submissions)
-    assert outcomes[0] is None and outcomes[2] == "c" * 64
-    assert isinstance(outcomes[1], ValueError)
-    with store.read() as session:
-        kept = set(session.scalars(select(RevokedCertificate.fingerprint)))
-    assert kept == {"a" * 64, "c" * 64}
-    assert statements == [1, 2]  # the failing unit's own flush, then the batch's rows
-
-
 def test_a_read_only_check_that_refuses_keeps_its_rows_out_and_its_batch_mates_commit(store):
     class Changed(Exception):
         pass
@@ -431,3 +406,29 @@ def test_a_read_only_check_the_database_fails_fails_alone_after_its_batch_is_ret
     assert outcomes[1] is None
     with store.read() as session:
         assert set(session.scalars(select(RevokedCertificate.fingerprint))) == {"b" * 64}
+
+
+def test_a_failing_unit_leaves_none_of_its_rows_and_its_batch_mates_commit(store):
+    def fails(session):
+        session.add(RevokedCertificate(fingerprint="e" * 64, revoked_at_ns=1))
+        session.flush()
+        raise ValueError("the unit's own error")
+
+    def adds_its_row(fingerprint: str, inserts: list):
+        def work(session):
+            inserts.append(_revocation_row(fingerprint))
+            return fingerprint
+
+        return work
+
+    late: list = []
+    submissions = [(None, [_revocation_row("a" * 64)]), (fails, [_revocation_row("b" * 64)])]
+    submissions.append((adds_its_row("c" * 64, late), late))
+    outcomes, statements = _batched(store, submissions)
+    assert outcomes[0] is None and outcomes[2] == "c" * 64
+    assert isinstance(outcomes[1], ValueError)
+    with store.read() as session:
+        kept = set(session.scalars(select(RevokedCertificate.fingerprint)))
+    assert kept == {"a" * 64, "c" * 64}
+    assert statements == [1, 2]  # the failing unit's own flush, then the batch's rows
+
