@@ -431,4 +431,3 @@ def test_a_failing_unit_leaves_none_of_its_rows_and_its_batch_mates_commit(store
         kept = set(session.scalars(select(RevokedCertificate.fingerprint)))
     assert kept == {"a" * 64, "c" * 64}
     assert statements == [1, 2]  # the failing unit's own flush, then the batch's rows
-
