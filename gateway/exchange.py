@@ -243,7 +243,9 @@ def run_prepared_exchange(
                     raise _Stale
 
             try:
-                call.app.writer.submit(unit, inserts=inserts, deadline=call.deadline)
+                call.app.writer.submit(
+                    unit, inserts=inserts, deadline=call.deadline, read_only=True
+                )
                 return response
             except _Stale:
                 pass

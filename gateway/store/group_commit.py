@@ -93,6 +93,8 @@ class _Unit:
     inserts: list[Insert] = field(default_factory=list)
     future: Future[Any] = field(default_factory=Future)
     started: bool = False
+    # ``work`` only reads (a check before prepared rows go in): it needs no SAVEPOINT.
+    read_only: bool = False
     prepared: int = -1  # how many of ``inserts`` the caller brought (the rest ``work`` adds)
 
     def __post_init__(self) -> None:
@@ -135,10 +137,13 @@ class GroupCommitWriter:
         *,
         inserts: list[Insert] | None = None,
         deadline: float | None = None,
+        read_only: bool = False,
     ) -> T:
         """Run ``work`` in the next batch and insert the rows of ``inserts`` with it; block until
         that batch is durable; return the result of ``work`` (None without it) or raise its
-        exception. ``work`` may append to ``inserts`` (the same list) while it runs.
+        exception. ``work`` may append to ``inserts`` (the same list) while it runs; a
+        ``read_only`` work only reads (it writes nothing, so it runs without a SAVEPOINT; if it
+        raises, its rows are not inserted).
         StoreUnavailable if the store did not take it by ``deadline``
         (a ``time.monotonic()`` instant; default: the bound from now) — and then nothing of it
         was, or ever will be, kept."""
@@ -146,7 +151,7 @@ class GroupCommitWriter:
             raise StoreUnavailable("the store's writer has stopped")
         if deadline is None:
             deadline = time.monotonic() + self.timeout_s
-        unit = _Unit(work, inserts if inserts is not None else [])
+        unit = _Unit(work, inserts if inserts is not None else [], read_only=read_only)
         self._queue.put(unit)
         try:
             return unit.future.result(timeout=max(0.0, deadline - time.monotonic()))
@@ -325,6 +330,14 @@ class GroupCommitWriter:
         if unit.work is None:
             return (unit, True, None)  # only rows to insert, with the batch's
         del unit.inserts[unit.prepared :]  # a unit run again adds its rows again
+        if unit.read_only:
+            try:
+                return (unit, True, unit.work(session))
+            except BaseException as exc:
+                if is_database_error(exc):
+                    # No SAVEPOINT to roll back to: the batch is retried unit by unit.
+                    raise _UnitBrokeTransaction(as_store_error(exc)) from exc
+                return (unit, False, exc)
         savepoint = session.begin_nested()
         try:
             result = unit.work(session)

@@ -308,9 +308,9 @@ def _revocation_row(fingerprint: str):
 
 
 def _batched(store: Store, submissions: list) -> tuple[list, list[str]]:
-    """Run ``submissions`` ((work, inserts) pairs) from threads in one batch — the writer is
-    held by a first unit until all are queued — and return each outcome and the INSERT
-    statements the batch sent for revoked_certificates, as the number of rows of each."""
+    """Run ``submissions`` ((work, inserts[, read_only]) tuples) from threads in one batch —
+    the writer is held by a first unit until all are queued — and return each outcome and the
+    INSERT statements the batch sent for revoked_certificates, as the number of rows of each."""
     from sqlalchemy import event
 
     writer = GroupCommitWriter(store)
@@ -332,15 +332,15 @@ def _batched(store: Store, submissions: list) -> tuple[list, list[str]]:
     assert holding.wait(30)
     outcomes: list = [None] * len(submissions)
 
-    def one(i: int, work, inserts) -> None:
+    def one(i: int, work, inserts, read_only=False) -> None:
         try:
-            outcomes[i] = writer.submit(work, inserts=inserts)
+            outcomes[i] = writer.submit(work, inserts=inserts, read_only=read_only)
         except Exception as exc:  # the caller's own error
             outcomes[i] = exc
 
     threads = [
-        threading.Thread(target=one, args=(i, work, inserts))
-        for i, (work, inserts) in enumerate(submissions)
+        threading.Thread(target=one, args=(i, *submission))
+        for i, submission in enumerate(submissions)
     ]
     for t in threads:
         t.start()
@@ -366,6 +366,46 @@ def test_prepared_rows_of_a_batch_are_inserted_in_one_statement(store):
     assert outcomes == [None] * 20
     assert _count(store) == 20
     assert statements == [20]
+
+
+def test_a_read_only_check_that_refuses_keeps_its_rows_out_and_its_batch_mates_commit(store):
+    class Changed(Exception):
+        pass
+
+    def refuses(session):
+        session.execute(select(func.count()).select_from(RevokedCertificate)).scalar()
+        raise Changed
+
+    def holds(session):
+        return session.execute(select(func.count()).select_from(RevokedCertificate)).scalar()
+
+    submissions = [
+        (refuses, [_revocation_row("a" * 64)], True),
+        (holds, [_revocation_row("b" * 64)], True),
+        (None, [_revocation_row("c" * 64)]),
+    ]
+    outcomes, statements = _batched(store, submissions)
+    assert isinstance(outcomes[0], Changed)
+    assert outcomes[1] == 0 and outcomes[2] is None
+    with store.read() as session:
+        kept = set(session.scalars(select(RevokedCertificate.fingerprint)))
+    assert kept == {"b" * 64, "c" * 64}
+    assert statements == [2]
+
+
+def test_a_read_only_check_the_database_fails_fails_alone_after_its_batch_is_retried(store):
+    def broken(session):
+        session.execute(text("SELECT no_such_column FROM revoked_certificates"))
+
+    submissions = [
+        (broken, [_revocation_row("a" * 64)], True),
+        (None, [_revocation_row("b" * 64)]),
+    ]
+    outcomes, _statements = _batched(store, submissions)
+    assert isinstance(outcomes[0], StoreUnavailable)
+    assert outcomes[1] is None
+    with store.read() as session:
+        assert set(session.scalars(select(RevokedCertificate.fingerprint))) == {"b" * 64}
 
 
 def test_a_failing_unit_leaves_none_of_its_rows_and_its_batch_mates_commit(store):
