@@ -58,8 +58,14 @@ def case_id(gateway) -> str:
     )
 
 
+# One instant for every consent file of the run: two files written either side of a second
+# boundary must still be the same document. The gateway under test keeps the system's clock,
+# so the consents are made valid around it.
+_NOW = datetime.now(CHINA).replace(microsecond=0)
+
+
 def _document(case_id: str, **changes) -> dict:
-    now = datetime.now(CHINA).replace(microsecond=0)
+    now = _NOW
     document = {
         "request_id": "consent-0001",
         "case_id": case_id,
