@@ -19,6 +19,8 @@ package aidbridge.holds
 
 import rego.v1
 
+import data.aidbridge.consent
+
 # The largest instant a 64-bit nanosecond clock can give: "no end".
 forever := 9223372036854775807
 
@@ -31,13 +33,25 @@ now := n if {
 # the input has no such number. Written out per instant, without comprehensions, sort, max or
 # min: regopy 1.5.2 compares max()'s and min()'s numbers as text (min({10, 7}) is 10), cannot
 # index the array sort() returns, and each comprehension iteration costs tens of microseconds.
+# Each function call here costs some 30 µs on regopy: the consent in force, the common case,
+# takes none (bench/bench_policy.py measures the whole decision).
 interval := {"from_ns": from, "until_ns": until} if {
 	now
 } else := {"from_ns": 0, "until_ns": 0}
 
-from := later(later(from_of(consent_from), from_of(consent_until)), later(from_of(turns_14), from_of(turns_18)))
+from := later(consent_since, later(from_of(turns_14), from_of(turns_18)))
 
-until := earlier(earlier(until_of(consent_from), until_of(consent_until)), earlier(until_of(turns_14), until_of(turns_18)))
+until := earlier(consent_before, earlier(until_of(turns_14), until_of(turns_18)))
+
+# A consent in force now (consent.rego's state_ok, which the decision computes anyway) holds
+# from its start to its expiry; otherwise each of its instants counts on its own.
+consent_since := input.consent.valid_from_ns if {
+	consent.state_ok
+} else := later(from_of(consent_from), from_of(consent_until))
+
+consent_before := input.consent.valid_until_ns if {
+	consent.state_ok
+} else := earlier(until_of(consent_from), until_of(consent_until))
 
 # The instants, null when absent (a function of an undefined argument is undefined).
 consent_from := t if t := input.consent.valid_from_ns else := null

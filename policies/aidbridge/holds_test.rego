@@ -96,3 +96,18 @@ test_the_decision_carries_the_interval if {
 	d.holds.from_ns == 5000
 	d.holds.until_ns == forever
 }
+
+# An active consent in force takes the short way (consent.state_ok): the same interval.
+test_a_consent_in_force_holds_from_its_start_to_its_expiry if {
+	c := object.union(consent, {"state": "active"})
+	i := interval_at(3000, c, {"turns_14_ns": 10, "turns_18_ns": 20})
+	i.from_ns == 1000
+	i.until_ns == 5000
+}
+
+test_a_consent_in_force_and_a_birthday_inside_it if {
+	c := object.union(consent, {"state": "active"})
+	i := interval_at(3000, c, {"turns_14_ns": 2000, "turns_18_ns": 4000})
+	i.from_ns == 2000
+	i.until_ns == 4000
+}
