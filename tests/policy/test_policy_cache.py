@@ -198,13 +198,13 @@ def test_a_reload_forgets_every_decision(bundle_copy: Path) -> None:
         test.unlink()
     manifest = bundle_copy / ".manifest"
     manifest.write_text(
-        manifest.read_text(encoding="utf-8").replace("2026.11.27-1", "2026.12.03-1"),
+        manifest.read_text(encoding="utf-8").replace("2026.12.03-1", "2026.12.03-2"),
         encoding="utf-8",
     )
-    assert cache.reload(bundle_copy) == "2026.12.03-1"
+    assert cache.reload(bundle_copy) == "2026.12.03-2"
     assert len(cache) == 0
     again = cache.decide(at(NOW + 1))
-    assert not again.cached_from and again.revision == "2026.12.03-1" != first.revision
+    assert not again.cached_from and again.revision == "2026.12.03-2" != first.revision
 
 
 def test_concurrent_callers_get_the_same_decision_each_with_its_own_id(

@@ -17,7 +17,7 @@ runner = CliRunner()
 def test_check_compiles_and_runs_the_tests() -> None:
     result = runner.invoke(app, ["check", "--bundle", str(BUNDLE)])
     assert result.exit_code == 0, result.output
-    assert "revision 2026.11.27-1: compiles" in result.output
+    assert "revision 2026.12.03-1: compiles" in result.output
     assert "0 failed" in result.output
 
 

@@ -56,7 +56,7 @@ def test_embedded_engine_decides_as_the_table_says(
 ) -> None:
     decision = embedded.decide(policy_input)
     check_expectation(decision, expect)
-    assert decision.revision == "2026.11.27-1"
+    assert decision.revision == "2026.12.03-1"
     assert decision.decision_id
 
 
@@ -66,7 +66,7 @@ def test_opa_engine_decides_as_the_table_says(
 ) -> None:
     decision = golib.decide(policy_input)
     check_expectation(decision, expect)
-    assert decision.revision == "2026.11.27-1"
+    assert decision.revision == "2026.12.03-1"
 
 
 @pytest.mark.parametrize(("name", "policy_input", "expect"), ROWS, ids=IDS)

@@ -43,7 +43,7 @@ def test_remote_fault_is_a_denial(
     assert decision.reasons[0].startswith(reason_starts), decision.reasons
     assert decision.unavailable is unavailable
     assert dict(decision.obligations) == {}
-    assert decision.decision_id and decision.revision == "2026.11.27-1"
+    assert decision.decision_id and decision.revision == "2026.12.03-1"
 
 
 def test_remote_server_shut_down_mid_run_is_unavailable() -> None:
@@ -135,7 +135,7 @@ def test_reload_of_a_bundle_that_does_not_compile_keeps_the_old_one(bundle_copy:
     with pytest.raises(BundleError):
         engine.reload(bundle_copy)
     after = engine.decide(ALLOWED)
-    assert engine.revision == "2026.11.27-1"
+    assert engine.revision == "2026.12.03-1"
     assert (after.allow, dict(after.obligations)) == (before.allow, dict(before.obligations))
 
 
@@ -152,7 +152,7 @@ def test_reload_of_a_bundle_whose_tests_fail_keeps_the_old_one(bundle_copy: Path
     )
     with pytest.raises(BundleError, match="Rego test"):
         engine.reload(bundle_copy)
-    assert engine.revision == "2026.11.27-1"
+    assert engine.revision == "2026.12.03-1"
     assert engine.decide(ALLOWED).allow
 
 

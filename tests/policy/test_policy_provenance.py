@@ -22,7 +22,7 @@ from .opa_data_api import OpaDataApiServer
 from .table import BUNDLE, load_table
 
 ALLOWED = next(row[1] for row in load_table() if row[2]["allow"] and "release" in row[1])
-LOCAL = "2026.11.27-1"
+LOCAL = "2026.12.03-1"
 
 
 @pytest.fixture
