@@ -2,14 +2,14 @@
 #
 # The gateway asks `data.aidbridge.authz.decision` on every call and enforces the answer:
 #   {"allow": bool, "reasons": [..], "flags": [..], "obligations": {field: {"action": ..}}}
-# (an allowed call that releases no case data names what its free text and references become:
-# obligations.disclosures_of)
+# (the obligations of an allowed call name its free text and references too: disclosures_of)
 # A call is allowed only when (1) the caller's organisation is registered (data.json "orgs")
 # with the role the call claims, (2) the grants table (data.json "grants": method -> role ->
 # check) lets that role call the method, (3) the named check (data.json "checks") passes on the
 # resource and, for a release of case data, (4) the consent rules in consent.rego pass.
 # Anything else is a denial with human-readable reasons. An allowed release lists the fields
-# it releases and the subject's pseudonym; a field it does not list is dropped.
+# it releases and the subject's pseudonym; a field it does not list is dropped. An allowed call
+# that releases nothing names instead what its free text and references become.
 #
 # A check in data.json says, each part optional:
 #   kinds: the resource kinds it accepts ("none" for calls naming no resource, e.g. lists the
