@@ -11,7 +11,8 @@
 # check) lets that role call the method, (3) the named check (data.json "checks") passes on the
 # resource and, for a release of case data, (4) the consent rules in consent.rego pass.
 # Anything else is a denial with human-readable reasons. An allowed release lists the fields
-# it releases and the subject's pseudonym; a field it does not list is dropped.
+# it releases and the subject's pseudonym; a field it does not list is dropped. An allowed call
+# that releases nothing names instead what its free text and references become.
 #
 # A check in data.json says, each part optional:
 #   kinds: the resource kinds it accepts ("none" for calls naming no resource, e.g. lists the
@@ -88,17 +89,16 @@ denial_reasons := deny_reasons if {
 	count(deny_reasons) > 0
 } else := {"no rule permits this caller to call this method"}
 
-# What a release hands over: the fields released with their transforms, and the subject's
-# pseudonym. A call that releases no case data carries no obligations.
-released_obligations := obligations.with_subject(released) if {
+# What an allowed call hands over. A release: the fields released with their transforms, and
+# the subject's pseudonym (it sends no free text but the case narrative, a released field). Any
+# other call: what its free text and references become for this caller
+# (obligations.disclosures_of) — the gateway sends no note, reason or case id but through them.
+# (One or the other, not their union: object.union doubles a release decision's cost in regopy.)
+call_obligations := obligations.with_subject(released) if {
 	release
-} else := {}
+} else := obligations.disclosures_of(input.caller.role)
 
 released := obligations.released(release, consent.categories, consent.fields, input.purpose)
-
-# Every allowed call also says what its free text and references become for this caller
-# (obligations.disclosures_of): the gateway sends no note, reason or case id but through them.
-call_obligations := object.union(obligations.disclosures_of(input.caller.role), released_obligations)
 
 # ---------------------------------------------------------------------------------------------
 # Who is calling, and what the grants table lets them do.
