@@ -11,7 +11,7 @@ and in ``ledger_flags``, with what only compliance is told beside it.
   upsert with the call's ledger entry), read in one statement over the actor's own rows (the
   buckets of the window, a row per day it worked), never the ledger. The call that takes the
   count over the line is flagged, not every call after it; a count that falls back and crosses
-  again is flagged again. Times are the gateway clock's (``call.now_ns``), days UTC.
+  again is flagged again. Times are the gateway clock's (``call.now_ns``), days China's (UTC+8).
 - ``duplicate-help``: help recorded for a person whom another charity helped with the same kind
   of help for the same hardship within ``duplicate_help_days`` (either side of the delivery),
   found through the gateway's keyed index of the person (``cases.subject_index``), so no
@@ -31,6 +31,7 @@ from gateway.exchange import Call
 from gateway.store.group_commit import Counter
 from gateway.store.models import ActorCallCount, Case, HelpRecord, Referral
 
+CHINA_OFFSET_NS = 8 * 3600 * NS_PER_SECOND  # China Standard Time, UTC+8, no daylight saving
 VOLUME_SPIKE = "volume-spike"
 DUPLICATE_HELP = "duplicate-help"
 
@@ -82,7 +83,7 @@ def count_call(session: Session, call: Call, calls: int = 1) -> None:
     org, actor, now = call.caller.org, call.caller.actor, call.now_ns
     bucket_ns = config.volume_bucket_s * NS_PER_SECOND
     window_start = now - config.volume_window_s * NS_PER_SECOND
-    today = now - now % NS_PER_DAY
+    today = now - (now + CHINA_OFFSET_NS) % NS_PER_DAY  # midnight in China, where offices work
     history_start = today - config.volume_history_days * NS_PER_DAY
     # The window's count, the history's, and the actor's first day: one statement.
     recent, history, first_day = (

@@ -34,8 +34,9 @@ IG = integrity_pb2
 R = referrals_pb2
 HOUR = 3600 * NS_PER_SECOND
 MINUTE = 60 * NS_PER_SECOND
-# A day after now, at the start of a UTC day plus eight hours: the tests' days are whole days.
-START = (time.time_ns() // NS_PER_DAY + 1) * NS_PER_DAY + 8 * HOUR
+# A day after now, at eight in the morning China time (a UTC midnight): the detector's days are
+# China's, so the tests' days are whole days and START - 8 h is a day's start.
+START = (time.time_ns() // NS_PER_DAY + 1) * NS_PER_DAY
 PULL = "aidbridge.v1.CaseService/PullCaseSummary"
 HELP = "aidbridge.v1.ReferralService/RecordHelp"
 

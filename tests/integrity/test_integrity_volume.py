@@ -6,16 +6,18 @@ on the call that crosses."""
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import select
 
 from aidbridge.v1 import cases_pb2
 from gateway.app import Gateway
 from gateway.clock import NS_PER_DAY, NS_PER_SECOND
 from gateway.exchange import Call, Caller
 from gateway.integrity import detectors
+from gateway.store.models import ActorCallCount
 from gateway.workdir import init_workdir
 
-DAY0 = 20_800 * NS_PER_DAY  # a UTC midnight in 2026
 HOUR = 3600 * NS_PER_SECOND
+DAY0 = 20_800 * NS_PER_DAY - 8 * HOUR  # a midnight in China (UTC+8) in 2026
 PULL = "aidbridge.v1.CaseService/PullCaseSummary"
 
 
@@ -60,3 +62,19 @@ def test_an_actors_usual_pace_is_not_a_spike_and_a_burst_above_it_is(app) -> Non
     assert [i for i, f in enumerate(burst) if f] == [40]  # the 41st: more than 0.5 x 80
     # Calls that are not releases or referrals are not counted.
     assert _call(app, "staff-017", burst_at, "aidbridge.v1.ReferralService/ListReferrals") == ()
+
+
+def test_the_actors_days_are_china_days(app) -> None:  # type: ignore[no-untyped-def]
+    # 23:30 and 00:30 China time are two days, though both are the same UTC day (15:30, 16:30).
+    _call(app, "staff-020", DAY0 + NS_PER_DAY - HOUR // 2)
+    _call(app, "staff-020", DAY0 + NS_PER_DAY + HOUR // 2)
+    # 07:30 and 08:30 China time are one day, though UTC's midnight lies between them.
+    _call(app, "staff-020", DAY0 + 2 * NS_PER_DAY + 7 * HOUR + HOUR // 2)
+    _call(app, "staff-020", DAY0 + 2 * NS_PER_DAY + 8 * HOUR + HOUR // 2)
+    with app.store.read() as session:
+        days = {
+            r.start_ns: r.calls
+            for r in session.scalars(select(ActorCallCount))
+            if r.actor == "staff-020" and r.span == "d"
+        }
+    assert days == {DAY0: 1, DAY0 + NS_PER_DAY: 1, DAY0 + 2 * NS_PER_DAY: 2}
