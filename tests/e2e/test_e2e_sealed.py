@@ -175,3 +175,53 @@ def test_an_allowed_call_opens_the_case_after_its_decision(gw):
     assert unreadable.value.code() == grpc.StatusCode.INTERNAL
     with gw.app.store.read() as session:
         assert session.get(Referral, referred.referral_id).state == "requested"
+
+
+def test_help_for_a_declared_relative_is_held_without_opening_the_case(gw):
+    """The conflict of interest is found by the case's store index: help a charity's worker
+    records for their own declared relative is held for a second approver before the case is
+    opened, so it is held (not failed) with the payload unreadable, and ledgered under the
+    person."""
+    from aidbridge.v1 import integrity_pb2
+
+    gov = gw.client(GOV)
+    worker = gw.client(CHARITY_A, "sw-017")
+    officer = gw.client(COMPLIANCE, "inspector-9")
+    person = adults(1, seed=47)[0]
+    referred = refer(gov, person, tag="sealed-held")
+    worker.referrals.UpdateReferralState(  # taken on, before the case is sealed shut
+        referrals_pb2.UpdateReferralStateRequest(
+            request_id="sealed-held-accept",
+            referral_id=referred.referral_id,
+            state=referrals_pb2.REFERRAL_STATE_ACCEPTED,
+        )
+    )
+    worker.integrity.DeclareRelationship(
+        integrity_pb2.DeclareRelationshipRequest(
+            request_id="sealed-declare",
+            relative_resident_id=person.person.resident_id,
+            relationship=integrity_pb2.RELATIONSHIP_SIBLING,
+        )
+    )
+    _seal_shut(gw, referred)
+
+    with pytest.raises(grpc.RpcError) as held:
+        worker.referrals.RecordHelp(
+            referrals_pb2.RecordHelpRequest(
+                request_id="sealed-held-help",
+                help=referrals_pb2.HelpDelivered(
+                    referral_id=referred.referral_id,
+                    kind=common_pb2.HELP_KIND_MATERIAL,
+                    value_fen=10_000,
+                    delivered_at=timestamp(time.time_ns() - 3_600 * 10**9),
+                ),
+            )
+        )
+    assert held.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert "held for a second approver" in (held.value.details() or "")
+    gw.app.ledger.integrate()
+    entries = officer.audit.QueryLedger(
+        audit_pb2.QueryLedgerRequest(subject_resident_id=person.person.resident_id)
+    ).entries
+    seen = {(e.org, e.method.rsplit("/", 1)[-1], e.outcome) for e in entries}
+    assert (CHARITY_A, "RecordHelp", "FAILED_PRECONDITION") in seen
