@@ -225,3 +225,41 @@ def test_help_for_a_declared_relative_is_held_without_opening_the_case(gw):
     ).entries
     seen = {(e.org, e.method.rsplit("/", 1)[-1], e.outcome) for e in entries}
     assert (CHARITY_A, "RecordHelp", "FAILED_PRECONDITION") in seen
+
+
+def test_an_attestation_by_another_charity_is_refused_without_opening_the_case(gw):
+    """AttestDeletion names the person in its entry: the notification's consent and case are
+    read by their columns, and another charity's attestation is refused with both sealed
+    payloads unreadable."""
+    from tests.e2e.flow import pull
+
+    gov, charity_a, charity_b = gw.client(GOV), gw.client(CHARITY_A), gw.client(CHARITY_B)
+    officer = gw.client(COMPLIANCE, "inspector-9")
+    person = adults(1, seed=53)[0]
+    referred = refer(gov, person, tag="sealed-attest")
+    pull(charity_a, referred.referral_id)
+    gov.consents.WithdrawConsent(
+        consents_pb2.WithdrawConsentRequest(
+            request_id="sealed-attest-withdraw", consent_id=referred.consent_id, reason="本人撤回"
+        )
+    )
+    [notice] = charity_a.consents.ListNotifications(
+        consents_pb2.ListNotificationsRequest()
+    ).notifications
+    _seal_shut(gw, referred)
+
+    with pytest.raises(grpc.RpcError) as refused:
+        charity_b.consents.AttestDeletion(
+            consents_pb2.AttestDeletionRequest(
+                request_id="sealed-attest",
+                notification_id=notice.notification_id,
+                statement="已删除",
+            )
+        )
+    assert refused.value.code() == grpc.StatusCode.PERMISSION_DENIED
+    gw.app.ledger.integrate()
+    entries = officer.audit.QueryLedger(
+        audit_pb2.QueryLedgerRequest(subject_resident_id=person.person.resident_id)
+    ).entries
+    seen = {(e.org, e.method.rsplit("/", 1)[-1], e.outcome) for e in entries}
+    assert (CHARITY_B, "AttestDeletion", "PERMISSION_DENIED") in seen
