@@ -106,6 +106,12 @@ class Gateway:
         same name; a compliance query by resident id looks for both names."""
         return ledger_pseudonym(self.keys, LEDGER_RECIPIENT, "index:" + index.split(".", 1)[-1])
 
+    def current_index(self, index: str) -> str:
+        """A case's store index as ``subject_index`` gives it today (the index key does not
+        rotate, only the version it is written under): what a conflict declaration names, so a
+        decision finds a declared relative without decrypting the case."""
+        return f"{self.keys.version}.{index.split('.', 1)[-1]}"
+
     def ledger_subjects(self, resident_id: str) -> tuple[str, str]:
         """Both names the ledger may give the person with ``resident_id``."""
         return (

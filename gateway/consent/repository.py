@@ -259,10 +259,12 @@ def get_consent(
     session: Session,
     consent_id: str,
     *,
-    cipher: FieldCipher,
+    cipher: FieldCipher | None,
     verify_with: Ed25519PublicKey | None = None,
 ) -> ConsentRecord:
     """The full record with its state from events (not the clock); NotFound if absent.
+    With ``cipher=None`` the record of its columns only (nothing decrypted: what a decision
+    needs before it allows the call; no grantor name, notice or evidence).
 
     With ``verify_with`` the gateway's signature is checked too, so an altered store is noticed.
     """

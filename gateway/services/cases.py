@@ -44,6 +44,21 @@ def subject_attributes(call: Call, row: Any) -> dict[str, Any]:
     }
 
 
+def seal_subject(call: Call, row: Any) -> None:
+    """Before the decision: the call's subject named by the case's store index, so a refusal is
+    ledgered under the person (a compliance query by resident id finds it) while the case stays
+    sealed."""
+    call.facts.subject = call.app.ledger_subject_of_index(row.subject_index)
+
+
+def open_case(call: Call, row: Any) -> dict[str, Any]:
+    """Once the decision allowed the call: the case decrypted, and the call's subject named by
+    the resident id in place of the store index."""
+    record = cases.load_record(row, call.app.cipher)
+    call.facts.subject = call.app.ledger_subject(record["resident_id"])
+    return record
+
+
 def case_resource(row: Any) -> dict[str, Any]:
     return {"kind": "case", "id": row.case_id, "office_id": row.office_id, "street": row.street}
 
@@ -87,9 +102,9 @@ class CaseService(Servicer, cases_pb2_grpc.CaseServiceServicer):
     def _get(self, session: Session, call: Call) -> cases_pb2.Case:
         request: cases_pb2.GetCaseRequest = call.request  # type: ignore[assignment]
         row = cases.read_case(session, request.case_id)
+        seal_subject(call, row)
         call.decide(resource=case_resource(row))
-        record = cases.load_record(row, call.app.cipher)
-        call.facts.subject = call.app.ledger_subject(record["resident_id"])
+        record = open_case(call, row)
         return convert.record_to_case(
             record, case_id=row.case_id, office_id=row.office_id, at_ns=row.created_at_ns
         )

@@ -15,7 +15,7 @@ from gateway.consent import repository as consents
 from gateway.exchange import Call, remember
 from gateway.services import convert
 from gateway.services.base import Servicer
-from gateway.services.cases import case_resource, subject_attributes
+from gateway.services.cases import case_resource, open_case, seal_subject, subject_attributes
 from gateway.store.models import Notification
 
 _GRANTOR = {
@@ -141,13 +141,13 @@ class ConsentService(Servicer, consents_pb2_grpc.ConsentServiceServicer):
     def _consent_and_case(self, session: Session, call: Call, consent_id: str) -> Any:
         if not consent_id:
             raise errors.InvalidArgument("consent_id is required", field="consent_id")
-        record = consents.get_consent(session, consent_id, cipher=call.app.cipher)
+        # The consent's columns and the case's: what the decision needs, nothing decrypted; the
+        # call's subject is the case's store index until ``_open`` (after the decision).
+        record = consents.get_consent(session, consent_id, cipher=None)
         case_row = cases.get_case(session, record.case_id)
         call.facts.consent_id = record.consent_id
         call.facts.consent_version = record.version
-        call.facts.subject = call.app.ledger_subject(
-            cases.load_record(case_row, call.app.cipher)["resident_id"]
-        )
+        seal_subject(call, case_row)
         return record, case_row
 
     def _consent_resource(self, record: model.ConsentRecord, case_row: Any) -> dict[str, Any]:
@@ -165,14 +165,13 @@ class ConsentService(Servicer, consents_pb2_grpc.ConsentServiceServicer):
         app = call.app
         draft = draft_from_message(request.consent)
         case_row = cases.get_case(session, draft.case_id)
-        call.facts.subject = app.ledger_subject(
-            cases.load_record(case_row, app.cipher)["resident_id"]
-        )
+        seal_subject(call, case_row)
         resource = case_resource(case_row)
         resource.update(kind="consent", to_org=draft.recipient_org)
         call.decide(
             resource=resource, purpose=draft.purpose, subject=subject_attributes(call, case_row)
         )
+        open_case(call, case_row)
 
         def produce() -> consents_pb2.RecordConsentResponse:
             record = consents.record_consent(
@@ -202,6 +201,7 @@ class ConsentService(Servicer, consents_pb2_grpc.ConsentServiceServicer):
         request: consents_pb2.GetConsentRequest = call.request  # type: ignore[assignment]
         record, case_row = self._consent_and_case(session, call, request.consent_id)
         call.decide(resource=self._consent_resource(record, case_row))
+        open_case(call, case_row)
         return consent_message(
             consents.effective_consent(
                 session, record.consent_id, call.now_ns, cipher=call.app.cipher
@@ -234,6 +234,7 @@ class ConsentService(Servicer, consents_pb2_grpc.ConsentServiceServicer):
         request: consents_pb2.WithdrawConsentRequest = call.request  # type: ignore[assignment]
         record, case_row = self._consent_and_case(session, call, request.consent_id)
         call.decide(resource=self._consent_resource(record, case_row))
+        open_case(call, case_row)
 
         def produce() -> consents_pb2.WithdrawConsentResponse:
             result = self._end(session, call, record.consent_id, request.reason, consents.withdraw)
@@ -256,6 +257,7 @@ class ConsentService(Servicer, consents_pb2_grpc.ConsentServiceServicer):
         request: consents_pb2.MarkEnteredInErrorRequest = call.request  # type: ignore[assignment]
         record, case_row = self._consent_and_case(session, call, request.consent_id)
         call.decide(resource=self._consent_resource(record, case_row))
+        open_case(call, case_row)
 
         def produce() -> consents_pb2.Consent:
             result = self._end(
@@ -274,8 +276,9 @@ class ConsentService(Servicer, consents_pb2_grpc.ConsentServiceServicer):
         request: consents_pb2.GetConsentReceiptRequest = call.request  # type: ignore[assignment]
         record, case_row = self._consent_and_case(session, call, request.consent_id)
         call.decide(resource=self._consent_resource(record, case_row))
+        open_case(call, case_row)
         receipt = receipts.make_receipt(
-            record,
+            consents.get_consent(session, record.consent_id, cipher=call.app.cipher),
             public_key=call.app.keys.public_key("consent"),
             key_id=record.signing_key_id,
         )
@@ -290,6 +293,7 @@ class ConsentService(Servicer, consents_pb2_grpc.ConsentServiceServicer):
         request: consents_pb2.ListConsentEventsRequest = call.request  # type: ignore[assignment]
         record, case_row = self._consent_and_case(session, call, request.consent_id)
         call.decide(resource=self._consent_resource(record, case_row))
+        open_case(call, case_row)
         return consents_pb2.ListConsentEventsResponse(
             events=[
                 consents_pb2.ConsentEvent(
@@ -334,7 +338,7 @@ class ConsentService(Servicer, consents_pb2_grpc.ConsentServiceServicer):
                 f"notification {request.notification_id!r} not found", field="notification_id"
             )
         # The entry names the person and the consent, so the person's access report lists it.
-        self._consent_and_case(session, call, notification.consent_id)
+        _, case_row = self._consent_and_case(session, call, notification.consent_id)
         call.decide(
             resource={
                 "kind": "notification",
@@ -342,6 +346,7 @@ class ConsentService(Servicer, consents_pb2_grpc.ConsentServiceServicer):
                 "owner_org": notification.org,
             }
         )
+        open_case(call, case_row)
 
         def produce() -> consents_pb2.AttestDeletionResponse:
             notification = consents.attest_deletion(

@@ -36,8 +36,12 @@ from gateway.referrals import model, reads, states, validate
 from gateway.referrals import repository as store
 from gateway.services import convert
 from gateway.services.base import Servicer
-from gateway.services.cases import subject_attributes
-from gateway.services.integrity import conflict_fact, hold_for_second_approval
+from gateway.services.cases import open_case, seal_subject, subject_attributes
+from gateway.services.integrity import (
+    conflict_fact,
+    conflict_fact_of_index,
+    hold_for_second_approval,
+)
 from gateway.store.models import Case, Referral
 
 _STATE_PREFIX = "REFERRAL_STATE_"
@@ -189,7 +193,7 @@ class ReferralService(Servicer, referrals_pb2_grpc.ReferralServiceServicer):
         case_row, referral_for, consent, conflict = self._create_checks(session, call)
         if approvals.SECOND_APPROVAL in call.facts.flags or conflict["declared_relative"]:
             return None
-        relative_index = app.subject_index(conflict["_resident_id"])
+        relative_index = app.current_index(case_row.subject_index)
 
         def still_holds(writer_session: Session) -> bool:
             # One statement: the consent's state now, and no declaration made meanwhile.
@@ -231,7 +235,8 @@ class ReferralService(Servicer, referrals_pb2_grpc.ReferralServiceServicer):
     def _create_checks(self, session: Session, call: Call) -> tuple[Any, Any, Any, dict]:
         """What CreateReferral checks and decides, in order, for both of its paths: returns the
         case, what the referral is for, the consent and the conflict fact decided on (with the
-        subject's resident id under ``_resident_id``)."""
+        the case is decrypted only once the policy allowed the call; until then the call's subject
+        is the case's store index and the conflict is found by it)."""
         request: referrals_pb2.CreateReferralRequest = call.request  # type: ignore[assignment]
         app = call.app
         for name in ("case_id", "to_org", "consent_id", "purpose"):
@@ -242,14 +247,7 @@ class ReferralService(Servicer, referrals_pb2_grpc.ReferralServiceServicer):
                 "respond_within_days must be between 0 and 90", field="respond_within_days"
             )
         case_row = cases.get_case(session, request.case_id)
-        record = cases.load_record(case_row, app.cipher)
-        call.facts.subject = app.ledger_subject(record["resident_id"])
-        referral_for = validate.referral_for(
-            record,
-            hardship_type=_name(common_pb2.HardshipType, request.hardship_type),
-            special_group=_name(common_pb2.SpecialGroup, request.special_group),
-            severity=_name(common_pb2.Severity, request.severity),
-        )
+        seal_subject(call, case_row)
         consent = consents.effective_consent(session, request.consent_id, call.now_ns)
         if consent.case_id != case_row.case_id:
             raise errors.FailedPrecondition(
@@ -267,7 +265,7 @@ class ReferralService(Servicer, referrals_pb2_grpc.ReferralServiceServicer):
                 f"not {request.purpose}",
                 field="purpose",
             )
-        conflict = conflict_fact(session, call, record["resident_id"])
+        conflict = conflict_fact_of_index(session, call, app.current_index(case_row.subject_index))
         call.decide(
             resource={
                 "kind": "referral",
@@ -282,7 +280,14 @@ class ReferralService(Servicer, referrals_pb2_grpc.ReferralServiceServicer):
             consent=policy_view(consent),
             conflict=conflict,
         )
-        return case_row, referral_for, consent, {**conflict, "_resident_id": record["resident_id"]}
+        record = open_case(call, case_row)
+        referral_for = validate.referral_for(
+            record,
+            hardship_type=_name(common_pb2.HardshipType, request.hardship_type),
+            special_group=_name(common_pb2.SpecialGroup, request.special_group),
+            severity=_name(common_pb2.Severity, request.severity),
+        )
+        return case_row, referral_for, consent, conflict
 
     async def ListReferrals(
         self, request: referrals_pb2.ListReferralsRequest, context: grpc.aio.ServicerContext
@@ -319,8 +324,10 @@ class ReferralService(Servicer, referrals_pb2_grpc.ReferralServiceServicer):
     def _get(self, session: Session, call: Call) -> referrals_pb2.Referral:
         request: referrals_pb2.GetReferralRequest = call.request  # type: ignore[assignment]
         row = store.get_referral(session, request.referral_id)
+        case_row = cases.get_case(session, row.case_id)
+        seal_subject(call, case_row)
         # With the case's street: the sending office must still hold jurisdiction over it.
-        call.decide(resource=store.policy_resource(row, cases.get_case(session, row.case_id)))
+        call.decide(resource=store.policy_resource(row, case_row))
         return self._message(call, session, row, detail=True)
 
     async def UpdateReferralState(
@@ -341,12 +348,12 @@ class ReferralService(Servicer, referrals_pb2_grpc.ReferralServiceServicer):
         validate.state_change(change)
         row = store.get_referral(session, request.referral_id, lock=True)
         case_row = cases.get_case(session, row.case_id)
-        record = cases.load_record(case_row, call.app.cipher)
-        call.facts.subject = call.app.ledger_subject(record["resident_id"])
+        seal_subject(call, case_row)
         call.facts.consent_id = row.consent_id
         resource = store.policy_resource(row, case_row)
         resource["target_state"] = target
         call.decide(resource=resource, purpose=row.purpose)
+        open_case(call, case_row)
 
         def produce() -> referrals_pb2.Referral:
             store.change_state(
@@ -434,15 +441,17 @@ class ReferralService(Servicer, referrals_pb2_grpc.ReferralServiceServicer):
             raise errors.InvalidArgument("help.referral_id is required", field="help.referral_id")
         row = store.get_referral(session, draft.referral_id, lock=True)
         case_row = cases.get_case(session, row.case_id)
-        record = cases.load_record(case_row, app.cipher)
-        call.facts.subject = app.ledger_subject(record["resident_id"])
+        seal_subject(call, case_row)
         call.facts.consent_id = row.consent_id
         call.decide(
             resource=store.policy_resource(row, case_row),
             purpose=row.purpose,
-            conflict=conflict_fact(session, call, record["resident_id"]),
+            conflict=conflict_fact_of_index(
+                session, call, app.current_index(case_row.subject_index)
+            ),
         )
         hold_for_second_approval(session, call)
+        record = open_case(call, case_row)
         validate.help_draft(draft, now_ns=call.now_ns, referral_created_ns=row.created_at_ns)
 
         def produce() -> referrals_pb2.HelpDelivered:

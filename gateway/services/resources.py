@@ -26,7 +26,7 @@ from gateway.projects.model import Eligibility, Project
 from gateway.projects.validate import validate_project
 from gateway.services import convert
 from gateway.services.base import Servicer
-from gateway.services.cases import case_resource
+from gateway.services.cases import case_resource, open_case, seal_subject
 
 DEFAULT_PAGE = 50
 MAX_PAGE = 500
@@ -283,9 +283,9 @@ class ResourceService(Servicer, resources_pb2_grpc.ResourceServiceServicer):
                 f"limit must be between 1 and {MAX_MATCHES}", field="limit"
             )
         row = cases.get_case(session, request.case_id)
+        seal_subject(call, row)
         call.decide(resource=case_resource(row))
-        record = cases.load_record(row, call.app.cipher)
-        call.facts.subject = call.app.ledger_subject(record["resident_id"])
+        record = open_case(call, row)
         profile = case_profile(record, now_ns=call.now_ns, catalogue=call.app.catalogue)
         projects = repository.list_projects(session, active_at_ns=call.now_ns)
         matches = rank_projects(projects, profile, call.now_ns, limit)
