@@ -272,7 +272,7 @@ def test_a_store_lost_mid_export_ends_the_stream_unavailable_and_ledgered(
         pytest.skip("the fault is a PostgreSQL backend terminated under the export")
     import psycopg
 
-    _queue_entries(gw, 12_000)
+    _queue_entries(gw, 40_000)  # about 27 MB of bundle, far beyond what the buffers hold
     size = _traffic(gw)
     # A client that keeps HTTP/2's first flow-control window (no BDP probing), so the gateway
     # runs ahead of it by a few chunks only and the export's reader waits.
