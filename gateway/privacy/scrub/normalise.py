@@ -67,6 +67,22 @@ class Normalised:
 
 
 _CACHE: dict[str, str] = {}
+# Bound of the character caches: arbitrary input cannot grow them without limit.
+_CACHE_LIMIT = 65536
+
+
+class _Table(dict[int, str]):
+    """``canonical_char`` by code point, for ``str.translate``: a character seen before is
+    mapped in C; one not seen yet is computed (and kept, up to the bound) on first use."""
+
+    def __missing__(self, code: int) -> str:
+        result = canonical_char(chr(code))
+        if len(self) < _CACHE_LIMIT:
+            self[code] = result
+        return result
+
+
+_TABLE = _Table()
 
 
 def canonical_char(char: str) -> str:
@@ -88,7 +104,7 @@ def canonical_char(char: str) -> str:
         else:
             out.append(part.lower())
     result = "".join(out)
-    if len(_CACHE) < 65536:  # bounded: arbitrary input cannot grow it without limit
+    if len(_CACHE) < _CACHE_LIMIT:
         _CACHE[char] = result
     return result
 
@@ -107,8 +123,9 @@ def normalise(text: str) -> Normalised:
 
 
 def canonical(text: str) -> str:
-    """The canonical text of ``text``, without the position map."""
-    return "".join(canonical_char(c) for c in text)
+    """The canonical text of ``text``, without the position map (each character as
+    ``canonical_char`` writes it)."""
+    return text.translate(_TABLE)
 
 
 _SEPARATOR_CLASS = "[" + re.escape("".join(sorted(SEPARATORS))) + "]"
