@@ -83,6 +83,9 @@ class _Table(dict[int, str]):
 
 
 _TABLE = _Table()
+# The characters seen that are not written as exactly one character (dropped or expanded),
+# whatever the caches hold; once it reaches the bound, normalise takes its slow path always.
+_IRREGULAR: set[str] = set()
 
 
 def canonical_char(char: str) -> str:
@@ -104,16 +107,20 @@ def canonical_char(char: str) -> str:
         else:
             out.append(part.lower())
     result = "".join(out)
+    if len(result) != 1 and len(_IRREGULAR) < _CACHE_LIMIT:
+        _IRREGULAR.add(char)
     if len(_CACHE) < _CACHE_LIMIT:
         _CACHE[char] = result
     return result
 
 
 def normalise(text: str) -> Normalised:
-    mapped = [_CACHE.get(c) or canonical_char(c) for c in text]
     n = len(text)
-    if all(len(part) == 1 for part in mapped):  # the common case: one character for one
-        return Normalised("".join(mapped), tuple(range(n)), tuple(range(1, n + 1)))
+    canon = text.translate(_TABLE)  # classifies every character of ``text`` (``_IRREGULAR``)
+    if len(canon) == n and len(_IRREGULAR) < _CACHE_LIMIT and _IRREGULAR.isdisjoint(text):
+        # The common case: every character written as exactly one.
+        return Normalised(canon, tuple(range(n)), tuple(range(1, n + 1)))
+    mapped = [canonical_char(c) for c in text]
     starts: list[int] = []
     ends: list[int] = []
     for index, part in enumerate(mapped):
