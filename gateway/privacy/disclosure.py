@@ -106,15 +106,21 @@ class Disclosure:
 
 
 def disclosure(
-    call: Call, record: Mapping[str, Any], *, released: Mapping[str, str] | None = None
+    call: Call,
+    record: Mapping[str, Any],
+    *,
+    released: Mapping[str, str] | None = None,
+    known: tuple[KnownValue, ...] | None = None,
 ) -> Disclosure:
     """The disclosure of ``record`` to ``call``'s caller, by the call's decision. ``released``
     gives the case fields the same call releases (field → action): what it releases plain, a
-    scrubbed text may repeat; every other value of the record is withheld from the text too."""
+    scrubbed text may repeat; every other value of the record is withheld from the text too.
+    ``known``: those values already worked out for the same release (``Released.known``)."""
     decision = call.decision
     obligations = decision.obligations if decision is not None and decision.allow else {}
-    actions = dict(released or {})
-    known = known_values(record) + withheld_values(record, actions, to_date(call.now_ns))
+    if known is None:
+        actions = dict(released or {})
+        known = tuple(known_values(record) + withheld_values(record, actions, to_date(call.now_ns)))
     call.known.extend(known)
     return Disclosure(
         obligations=obligations,
@@ -140,7 +146,16 @@ def release_case(
         recipient=call.caller.org,
         today=today or to_date(call.now_ns),
     )
-    return released, disclosure(call, record, released=dict(released.fields))
+    # The release's known values are the disclosure's: withheld are the values of the fields it
+    # does not release plain (a field it releases plain with an empty value withholds nothing),
+    # on the same day.
+    same_day = today is None or today == to_date(call.now_ns)
+    return released, disclosure(
+        call,
+        record,
+        released=dict(released.fields),
+        known=released.known if same_day else None,
+    )
 
 
 def error_message(message: str, known: list[Any] | tuple[Any, ...] = ()) -> str:

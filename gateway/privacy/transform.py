@@ -19,6 +19,7 @@ Error messages name fields and actions, never a personal value.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
@@ -57,6 +58,10 @@ class ObligationError(PermissionDenied):
 class Released:
     values: dict[str, object]  # output name -> value
     fields: tuple[tuple[str, str], ...]  # (source field, action) for every field released
+    # The known values and withheld values the release scrubbed its free text of (its record's,
+    # with ``withheld_values`` under its actions): what the release's other texts are scrubbed
+    # of too (``disclosure.release_case``), so they are worked out once.
+    known: tuple[KnownValue, ...] = dataclasses.field(default=(), compare=False, repr=False)
 
 
 def apply_obligations(
@@ -93,7 +98,7 @@ def apply_obligations(
         fields.append((field, action))
     if area_levels:
         values["area"] = _area(record, area_levels)
-    return Released(values=values, fields=tuple(fields))
+    return Released(values=values, fields=tuple(fields), known=tuple(known))
 
 
 # Fields whose own text a narrative may repeat; when the field is not released plain, the

@@ -7,6 +7,7 @@ from dataclasses import replace
 from typing import Any
 
 import grpc
+from sqlalchemy import Table
 from sqlalchemy.orm import Session
 
 from aidbridge.v1 import cases_pb2, cases_pb2_grpc
@@ -23,6 +24,7 @@ from gateway.referrals import reads
 from gateway.services import convert
 from gateway.services.base import Servicer
 from gateway.services.integrity import hold_for_second_approval
+from gateway.store.models import LedgerEntry
 
 CONTACT_OUTPUT = ("name", "phone", "address")
 # Rows of a stream read, decided and ledgered together (and made k-anonymous together).
@@ -30,6 +32,7 @@ PAGE_SIZE = 500
 # The method of a stream's per-summary entries: the stream's call has an entry of its own (the
 # page it sent), and every summary one more, under the stream's method with this suffix.
 SUMMARY_ENTRY = "/summary"
+_LEDGER_TABLE: Table = LedgerEntry.__table__  # type: ignore[assignment]
 
 
 def subject_attributes(call: Call, row: Any) -> dict[str, Any]:
@@ -224,14 +227,16 @@ class CaseService(Servicer, cases_pb2_grpc.CaseServiceServicer):
             entries.append(entry)
         # The page's entry carries a spike its summaries make (they are counted as releases).
         detectors.count_call(session, call, len(page.summaries))
-        call.defer(functools.partial(_append_entries, entries=entries, call=call))
+        # Each summary's own entry, computed here (canonical JSON, leaf hash, tag) and inserted
+        # with the page's entry in the batch's one multi-row insert: the writer runs no
+        # statement per summary. Kept only if the page's exchange is.
+        method = call.method + SUMMARY_ENTRY
+        authenticator = call.app.ledger.authenticator
+        call.inserts.extend(
+            (_LEDGER_TABLE, ledger_entry.prepared_row(replace(e, method=method), authenticator))
+            for e in entries
+        )
         return page
-
-
-def _append_entries(session: Session, *, entries: list[Any], call: Call) -> None:
-    method = call.method + SUMMARY_ENTRY
-    for entry in entries:
-        ledger_entry.append(session, replace(entry, method=method), call.app.ledger.authenticator)
 
 
 def _release(

@@ -260,3 +260,36 @@ def test_fuzz_the_scrubber_never_raises_and_never_lets_an_identifier_through(
     assert isinstance(scrubbed, str)
     assert not _leaks(scrubbed), (text, scrubbed)
     assert scrub_narrative(scrubbed, known) == scrubbed
+
+
+# Characters of addresses and of what comes near them in a note: numbers, the parts of an
+# address, the words around them.
+_ADDRESS_ALPHABET = "0123456789十百号弄巷栋幢座单元组社楼层室院户门路街道村里苑区住在 -ab附"
+
+
+@settings(deadline=None, max_examples=2000)
+@given(st.text(_ADDRESS_ALPHABET, max_size=24))
+def test_the_address_anchor_is_in_every_address(text: str) -> None:
+    """The recogniser runs its address pattern only on a text with its anchor in it (most notes
+    have none): a text the pattern finds an address in always has the anchor."""
+    from gateway.privacy.scrub import structure
+
+    if structure._ADDRESS.search(text):
+        assert structure._ADDRESS_ANCHOR.search(text)
+
+
+def test_normalising_a_note_with_an_expanding_and_a_dropped_character_keeps_the_map() -> None:
+    """A character written as two (NFKC "㎏" is "kg") and one dropped (a zero-width space) make
+    a text of the original length, whose map still points at the original characters."""
+    from gateway.privacy.scrub.normalise import normalise
+
+    text = "甲\u200b乙㎏丙"
+    norm = normalise(text)
+    assert norm.text == "甲乙kg丙"
+    assert [text[norm.starts[i] : norm.ends[i]] for i in range(len(norm.text))] == [
+        "甲",
+        "乙",
+        "㎏",
+        "㎏",
+        "丙",
+    ]

@@ -19,6 +19,7 @@ from gateway.privacy.transform import (
     ObligationError,
     apply_obligations,
     known_values,
+    withheld_values,
 )
 
 from .synthetic import KEYS, make_record, seeds
@@ -298,3 +299,42 @@ def test_scrubbed_narrative_does_not_repeat_what_the_release_withholds() -> None
     for withheld in ("邬帆", "52岁", "南桥社区", "腰椎间盘突出", "4108"):
         assert withheld not in narrative, withheld
     assert "月收入约" in narrative  # the surrounding text stays readable
+
+
+_ACTIONS = ("plain", "generalise", "drop")
+_WITHHELD_FIELDS = ("community", "health_condition", "disability", "assistance_status")
+
+
+@settings(deadline=None, max_examples=300)
+@given(
+    seed=seeds,
+    chosen=st.dictionaries(
+        st.sampled_from(
+            (*_WITHHELD_FIELDS, "monthly_income", "birth_date", "sex", "street", "narrative")
+        ),
+        st.sampled_from(_ACTIONS),
+    ),
+    emptied=st.sets(st.sampled_from((*_WITHHELD_FIELDS, "monthly_income", "birth_date"))),
+)
+def test_a_release_knows_the_values_its_other_texts_are_scrubbed_of(
+    seed: int, chosen: dict[str, str], emptied: set[str]
+) -> None:
+    """The known values a release keeps (``Released.known``, which the call's other texts are
+    scrubbed of) are those of the record and of every field it does not release plain — also
+    when a field the policy releases plain is empty in the record."""
+    record = make_record(seed)
+    for name in emptied:
+        record[name] = None if name == "monthly_income" else ""
+    obligations: dict[str, dict[str, Any]] = {}
+    for name, action in chosen.items():
+        if name == "narrative":
+            action = "scrub" if action != "drop" else "drop"
+        elif action == "generalise" and name not in ("birth_date", "street"):
+            action = "plain"
+        obligations[name] = {"action": action}
+        if action == "generalise":
+            obligations[name] |= {"level": "street"} if name == "street" else {"band": 10}
+    released = apply_obligations(record, obligations, keys=KEYS, recipient="charity-a", today=TODAY)
+    assert released.known == tuple(
+        known_values(record) + withheld_values(record, dict(released.fields), TODAY)
+    )

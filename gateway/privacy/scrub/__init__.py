@@ -38,6 +38,7 @@ _KNOWN, _RECOGNISED = 0, 1
 # A known value of fewer characters would remove too much ordinary text wherever it occurs.
 _MIN_KNOWN_LENGTH = 2
 _PHONES = frozenset({tags.MOBILE, tags.LANDLINE})
+_WITHOUT_SEPARATORS = {ord(c): None for c in SEPARATORS}
 
 
 def scrub_narrative(text: str, known: Iterable[KnownValue | str] = ()) -> str:
@@ -70,7 +71,7 @@ def _known_forms(known: Iterable[KnownValue | str]) -> list[tuple[str, str]]:
     by_form: dict[str, str] = {}
     for value in known:
         text, tag = (value.text, value.tag) if isinstance(value, KnownValue) else (value, "")
-        form = "".join(c for c in canonical(str(text)) if c not in SEPARATORS)
+        form = canonical(str(text)).translate(_WITHOUT_SEPARATORS)
         if len(form) >= _MIN_KNOWN_LENGTH and form not in by_form:
             by_form[form] = tag or _tag_of_bare(form)
     return sorted(by_form.items(), key=lambda item: len(item[0]), reverse=True)

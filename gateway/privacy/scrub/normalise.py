@@ -67,6 +67,25 @@ class Normalised:
 
 
 _CACHE: dict[str, str] = {}
+# Bound of the character caches: arbitrary input cannot grow them without limit.
+_CACHE_LIMIT = 65536
+
+
+class _Table(dict[int, str]):
+    """``canonical_char`` by code point, for ``str.translate``: a character seen before is
+    mapped in C; one not seen yet is computed (and kept, up to the bound) on first use."""
+
+    def __missing__(self, code: int) -> str:
+        result = canonical_char(chr(code))
+        if len(self) < _CACHE_LIMIT:
+            self[code] = result
+        return result
+
+
+_TABLE = _Table()
+# The characters seen that are not written as exactly one character (dropped or expanded),
+# whatever the caches hold; once it reaches the bound, normalise takes its slow path always.
+_IRREGULAR: set[str] = set()
 
 
 def canonical_char(char: str) -> str:
@@ -88,16 +107,20 @@ def canonical_char(char: str) -> str:
         else:
             out.append(part.lower())
     result = "".join(out)
-    if len(_CACHE) < 65536:  # bounded: arbitrary input cannot grow it without limit
+    if len(result) != 1 and len(_IRREGULAR) < _CACHE_LIMIT:
+        _IRREGULAR.add(char)
+    if len(_CACHE) < _CACHE_LIMIT:
         _CACHE[char] = result
     return result
 
 
 def normalise(text: str) -> Normalised:
-    mapped = [_CACHE.get(c) or canonical_char(c) for c in text]
     n = len(text)
-    if all(len(part) == 1 for part in mapped):  # the common case: one character for one
-        return Normalised("".join(mapped), tuple(range(n)), tuple(range(1, n + 1)))
+    canon = text.translate(_TABLE)  # classifies every character of ``text`` (``_IRREGULAR``)
+    if len(canon) == n and len(_IRREGULAR) < _CACHE_LIMIT and _IRREGULAR.isdisjoint(text):
+        # The common case: every character written as exactly one.
+        return Normalised(canon, tuple(range(n)), tuple(range(1, n + 1)))
+    mapped = [canonical_char(c) for c in text]
     starts: list[int] = []
     ends: list[int] = []
     for index, part in enumerate(mapped):
@@ -107,8 +130,9 @@ def normalise(text: str) -> Normalised:
 
 
 def canonical(text: str) -> str:
-    """The canonical text of ``text``, without the position map."""
-    return "".join(canonical_char(c) for c in text)
+    """The canonical text of ``text``, without the position map (each character as
+    ``canonical_char`` writes it)."""
+    return text.translate(_TABLE)
 
 
 _SEPARATOR_CLASS = "[" + re.escape("".join(sorted(SEPARATORS))) + "]"

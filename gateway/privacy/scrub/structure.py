@@ -42,6 +42,10 @@ _ADDRESS = re.compile(
     rf"|(?<![0-9]){_NUM}{_SP}(?:号楼|栋|幢|座|单元|组|社){_PART}+{_ROOM}?"
     rf"|(?<![0-9]){_NUM}{_SP}(?:号楼|栋|幢){_ROOM}"
 )
+# What every address above contains: a number (``_NUM``: a digit or 十/百, perhaps a letter after
+# it), at most two spaces or dashes, then the first character of a door or a numbered part. A
+# text without it has no address, and the costly pattern is not run on it (most notes).
+_ADDRESS_ANCHOR = re.compile(r"[0-9十百][a-z]?[ \-]{0,2}[号弄巷栋幢座单组社]")
 _EMAIL = re.compile(
     r"[a-z0-9][a-z0-9._%+\-]{0,63}\s{0,2}(?:@|\(at\)|\[at\]|艾特)\s{0,2}"
     r"[a-z0-9\-]{1,63}(?:\s{0,2}(?:\.|\(dot\)|点)\s{0,2}[a-z0-9\-]{1,63}){1,4}"
@@ -56,8 +60,9 @@ _QQ = re.compile(r"(?<![a-z])qq(?:号|号码)?\s{0,2}(?:[:=是为]\s{0,2})?([1-9
 
 def find(text: str) -> Iterator[tuple[int, int, str]]:
     """``(start, end, tag)`` in ``text`` (canonical) for every structure recognised."""
-    for found in _ADDRESS.finditer(text):
-        yield found.start(), found.end(), tags.ADDRESS
+    if _ADDRESS_ANCHOR.search(text):
+        for found in _ADDRESS.finditer(text):
+            yield found.start(), found.end(), tags.ADDRESS
     for found in _EMAIL.finditer(text):
         yield found.start(), found.end(), tags.EMAIL
     for found in _WECHAT.finditer(text):
