@@ -87,6 +87,28 @@ def integrity_check(session: Session, call: Call, action: str, facts: Mapping[st
         )
 
 
+def _new_referral(
+    call: Call, case_id: str, consent_id: str, referral_for: model.ReferralFor
+) -> tuple[Any, Any]:
+    """The referral a CreateReferral makes and its first event, not yet stored: both of its
+    paths (in the writer, and prepared before it) store these."""
+    request: referrals_pb2.CreateReferralRequest = call.request  # type: ignore[assignment]
+    days = request.respond_within_days or call.app.config.referral_respond_days
+    return store.new_referral(
+        case_id=case_id,
+        from_org=call.caller.org,
+        to_org=request.to_org,
+        consent_id=consent_id,
+        purpose=request.purpose,
+        note=request.note,
+        referral_for=referral_for,
+        respond_by_ns=call.now_ns + days * NS_PER_DAY,
+        actor=call.caller.actor,
+        cipher=call.app.cipher,
+        now_ns=call.now_ns,
+    )
+
+
 class ReferralService(Servicer, referrals_pb2_grpc.ReferralServiceServicer):
     # --- messages --------------------------------------------------------------------------
 
@@ -154,26 +176,12 @@ class ReferralService(Servicer, referrals_pb2_grpc.ReferralServiceServicer):
     def _create(self, session: Session, call: Call) -> referrals_pb2.CreateReferralResponse:
         """CreateReferral inside the writer: when it cannot be prepared (``_prepare_create``)."""
         request: referrals_pb2.CreateReferralRequest = call.request  # type: ignore[assignment]
-        app = call.app
         case_row, referral_for, consent, _conflict = self._create_checks(session, call)
         hold_for_second_approval(session, call)
 
         def produce() -> referrals_pb2.CreateReferralResponse:
-            days = request.respond_within_days or app.config.referral_respond_days
-            row = store.create_referral(
-                session,
-                case=case_row,
-                from_org=call.caller.org,
-                to_org=request.to_org,
-                consent_id=consent.consent_id,
-                purpose=request.purpose,
-                note=request.note,
-                referral_for=referral_for,
-                respond_by_ns=call.now_ns + days * NS_PER_DAY,
-                actor=call.caller.actor,
-                cipher=app.cipher,
-                now_ns=call.now_ns,
-            )
+            row, event = _new_referral(call, case_row.case_id, consent.consent_id, referral_for)
+            session.add_all([row, event])
             session.flush()
             detectors.count_call(session, call)
             return referrals_pb2.CreateReferralResponse(referral=self._message(call, session, row))
@@ -208,20 +216,7 @@ class ReferralService(Servicer, referrals_pb2_grpc.ReferralServiceServicer):
             return now.state == consent.state and not declared
 
         def produce() -> tuple[referrals_pb2.CreateReferralResponse, list, Any]:
-            days = request.respond_within_days or app.config.referral_respond_days
-            row, event = store.new_referral(
-                case_id=case_row.case_id,
-                from_org=call.caller.org,
-                to_org=request.to_org,
-                consent_id=consent.consent_id,
-                purpose=request.purpose,
-                note=request.note,
-                referral_for=referral_for,
-                respond_by_ns=call.now_ns + days * NS_PER_DAY,
-                actor=call.caller.actor,
-                cipher=app.cipher,
-                now_ns=call.now_ns,
-            )
+            row, event = _new_referral(call, case_row.case_id, consent.consent_id, referral_for)
             response = referrals_pb2.CreateReferralResponse(
                 referral=self._message(call, session, row)
             )
