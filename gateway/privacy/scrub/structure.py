@@ -5,7 +5,8 @@
   building (栋, 幢, 座, 号楼), unit (单元), floor (楼, 层) and room (室, or bare digits); or,
   without a road, two or more of those numbered parts (``30栋2单元1906``); or a village group
   (``3组12号``). The record need not know the address: the structure alone is removed.
-* E-mail: local part, ``@`` (or ``(at)``, ``艾特``), a domain with a dot (or ``(dot)``, ``点``).
+* E-mail: local part, ``@`` (or ``(at)``, ``[at]``, ``艾特``, `` at ``), a domain with a dot (or
+  ``(dot)``, ``[dot]``, ``点``, `` dot ``).
 * WeChat ids after 微信 / vx / wx / weixin and the like: a letter, then 5 to 19 letters, digits,
   ``_`` or ``-`` (Tencent's rule for a WeChat id); a number given as the id is a phone number
   and found as one.
@@ -46,9 +47,12 @@ _ADDRESS = re.compile(
 # it), at most two spaces or dashes, then the first character of a door or a numbered part. A
 # text without it has no address, and the costly pattern is not run on it (most notes).
 _ADDRESS_ANCHOR = re.compile(r"[0-9十百][a-z]?[ \-]{0,2}[号弄巷栋幢座单组社]")
+# "at" and "dot" as words need a space either side ("wang at qq dot com"), so a word that
+# merely holds the letters is not one.
 _EMAIL = re.compile(
-    r"[a-z0-9][a-z0-9._%+\-]{0,63}\s{0,2}(?:@|\(at\)|\[at\]|艾特)\s{0,2}"
-    r"[a-z0-9\-]{1,63}(?:\s{0,2}(?:\.|\(dot\)|点)\s{0,2}[a-z0-9\-]{1,63}){1,4}"
+    r"[a-z0-9][a-z0-9._%+\-]{0,63}(?:\s{0,2}(?:@|\(at\)|\[at\]|艾特)\s{0,2}|\s{1,2}at\s{1,2})"
+    r"[a-z0-9\-]{1,63}"
+    r"(?:(?:\s{0,2}(?:\.|\(dot\)|\[dot\]|点)\s{0,2}|\s{1,2}dot\s{1,2})[a-z0-9\-]{1,63}){1,4}"
 )
 _WECHAT = re.compile(
     r"(?:微信|威信|薇信|v信|(?<![a-z])(?:vx|wx|weixin|wechat|vchat))"
