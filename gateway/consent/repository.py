@@ -124,6 +124,40 @@ def record_consent(
         version = replaced.version + 1
     _refuse_second_live_consent(session, draft, now_ns, replacing=replaced)
 
+    record, row = signed_consent(
+        draft, version=version, org=org, actor=actor, keys=keys, cipher=cipher, now_ns=now_ns
+    )
+    consent_id = record.consent_id
+    session.add(row)
+    session.flush()
+    reason = f"supersedes {draft.supersedes}" if draft.supersedes else ""
+    _append_event(session, consent_id, RECORDED, now_ns, org, actor, reason)
+    if replaced is not None:
+        _append_event(
+            session,
+            replaced.consent_id,
+            SUPERSEDED,
+            now_ns,
+            org,
+            actor,
+            f"superseded by {consent_id}",
+        )
+    session.flush()
+    return record
+
+
+def signed_consent(
+    draft: ConsentDraft,
+    *,
+    version: int,
+    org: str,
+    actor: str,
+    keys: KeyRing,
+    cipher: FieldCipher,
+    now_ns: int,
+) -> tuple[ConsentRecord, Consent]:
+    """A validated draft as a new active consent: its signed record and the row that stores it
+    sealed (not yet added to a session; ``record_consent`` adds it with its events)."""
     consent_id = "c-" + uuid.uuid4().hex
     unsigned = ConsentRecord(
         consent_id=consent_id,
@@ -149,45 +183,29 @@ def record_consent(
         state=ACTIVE,
     )
     record = replace(unsigned, signature=sign_record(unsigned, keys.signing_key("consent")))
-    session.add(
-        Consent(
-            consent_id=record.consent_id,
-            version=record.version,
-            case_id=record.case_id,
-            recipient_org=record.recipient_org,
-            purpose=record.purpose,
-            grantor_kind=record.grantor.kind,
-            categories_json=json.dumps(list(record.categories)),
-            fields_json=json.dumps(list(record.fields)),
-            access_mode=record.access_mode,
-            valid_from_ns=record.valid_from_ns,
-            valid_until_ns=record.valid_until_ns,
-            retention_days=record.retention_days,
-            supersedes=record.supersedes,
-            recorded_by_org=org,
-            recorded_by_actor=actor,
-            recorded_at_ns=now_ns,
-            record_enc=cipher.encrypt(canonical_bytes(record), _aad(consent_id)),
-            key_id=cipher.key_id,
-            signature=record.signature,
-            signing_key_id=record.signing_key_id,
-        )
+    row = Consent(
+        consent_id=consent_id,
+        version=version,
+        case_id=record.case_id,
+        recipient_org=record.recipient_org,
+        purpose=record.purpose,
+        grantor_kind=record.grantor.kind,
+        categories_json=json.dumps(list(record.categories)),
+        fields_json=json.dumps(list(record.fields)),
+        access_mode=record.access_mode,
+        valid_from_ns=record.valid_from_ns,
+        valid_until_ns=record.valid_until_ns,
+        retention_days=record.retention_days,
+        supersedes=record.supersedes,
+        recorded_by_org=org,
+        recorded_by_actor=actor,
+        recorded_at_ns=now_ns,
+        record_enc=cipher.encrypt(canonical_bytes(record), _aad(consent_id)),
+        key_id=cipher.key_id,
+        signature=record.signature,
+        signing_key_id=record.signing_key_id,
     )
-    session.flush()
-    reason = f"supersedes {draft.supersedes}" if draft.supersedes else ""
-    _append_event(session, consent_id, RECORDED, now_ns, org, actor, reason)
-    if replaced is not None:
-        _append_event(
-            session,
-            replaced.consent_id,
-            SUPERSEDED,
-            now_ns,
-            org,
-            actor,
-            f"superseded by {consent_id}",
-        )
-    session.flush()
-    return record
+    return record, row
 
 
 def _normalised(draft: ConsentDraft) -> ConsentDraft:

@@ -21,12 +21,10 @@ server. ``AIDBRIDGE_LEAK_CASES`` sets a smaller number for a quick local run.
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import random
 import re
 import time
-import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
@@ -41,9 +39,8 @@ from aidbridge.v1 import cases_pb2, common_pb2, consents_pb2, referrals_pb2
 from gateway import cases, errors
 from gateway.cases import age_on
 from gateway.clock import NS_PER_DAY, to_date
-from gateway.consent.model import ACTIVE, RECORDED, ConsentRecord
-from gateway.consent.repository import _aad
-from gateway.consent.signing import canonical_bytes, consent_key_id, sign_record
+from gateway.consent import repository as consent_store
+from gateway.consent.model import RECORDED
 from gateway.consent.validate import validate_draft
 from gateway.privacy.scrub.normalise import SEPARATORS, canonical
 from gateway.referrals import repository as referral_store
@@ -51,7 +48,7 @@ from gateway.referrals import validate as referral_validate
 from gateway.services import convert
 from gateway.services.consents import draft_from_message
 from gateway.services.convert import timestamp
-from gateway.store.models import Consent, ConsentEvent
+from gateway.store.models import ConsentEvent
 from gateway.synthetic import NUMBER_FORMS, synthetic_cases, written_note
 from tests.conftest import start_gateway
 from tests.e2e.flow import CHARITY_A, CHARITY_B, GOV, PURPOSE, STREET_OFFICE, consent_message
@@ -142,9 +139,10 @@ def consent_for(app: Any, person: Person, recipient: str, rng: random.Random, no
 def seed_consent(
     session: Any, app: Any, draft: Any, *, birth_date: str, lacks_capacity: bool, now_ns: int
 ) -> Any:
-    """What ``consent_store.record_consent`` stores for a new consent — validated, signed,
-    sealed, its "recorded" event — without its look-ups of earlier consents (a seeded case has
-    none), so that the rows of many cases go to the database in a few batched inserts."""
+    """What ``consent_store.record_consent`` stores for a new consent — validated, signed and
+    sealed by ``signed_consent``, its "recorded" event — without its look-ups of earlier consents
+    (a seeded case has none), so that the rows of many cases go to the database in a few
+    batched inserts."""
     validate_draft(
         draft,
         subject_birth_date=date.fromisoformat(birth_date),
@@ -152,55 +150,11 @@ def seed_consent(
         catalogue=app.catalogue,
         now_ns=now_ns,
     )
-    consent_id = "c-" + uuid.uuid4().hex
-    unsigned = ConsentRecord(
-        consent_id=consent_id,
-        version=1,
-        case_id=draft.case_id,
-        grantor=draft.grantor,
-        recipient_org=draft.recipient_org,
-        purpose=draft.purpose,
-        categories=draft.categories,
-        fields=draft.fields,
-        access_mode=draft.access_mode,
-        valid_from_ns=draft.valid_from_ns,
-        valid_until_ns=draft.valid_until_ns,
-        retention_days=draft.retention_days,
-        notice=draft.notice,
-        evidence=draft.evidence,
-        supersedes=None,
-        recorded_by_org=GOV,
-        recorded_by_actor="cw-001",
-        recorded_at_ns=now_ns,
-        signature="",
-        signing_key_id=consent_key_id(app.keys.version),
-        state=ACTIVE,
+    record, row = consent_store.signed_consent(
+        draft, version=1, org=GOV, actor="cw-001", keys=app.keys, cipher=app.cipher, now_ns=now_ns
     )
-    record = replace(unsigned, signature=sign_record(unsigned, app.keys.signing_key("consent")))
-    session.add(
-        Consent(
-            consent_id=consent_id,
-            version=1,
-            case_id=record.case_id,
-            recipient_org=record.recipient_org,
-            purpose=record.purpose,
-            grantor_kind=record.grantor.kind,
-            categories_json=json.dumps(list(record.categories)),
-            fields_json=json.dumps(list(record.fields)),
-            access_mode=record.access_mode,
-            valid_from_ns=record.valid_from_ns,
-            valid_until_ns=record.valid_until_ns,
-            retention_days=record.retention_days,
-            supersedes=None,
-            recorded_by_org=GOV,
-            recorded_by_actor="cw-001",
-            recorded_at_ns=now_ns,
-            record_enc=app.cipher.encrypt(canonical_bytes(record), _aad(consent_id)),
-            key_id=app.cipher.key_id,
-            signature=record.signature,
-            signing_key_id=record.signing_key_id,
-        )
-    )
+    consent_id = record.consent_id
+    session.add(row)
     session.add(
         ConsentEvent(
             consent_id=consent_id, event=RECORDED, at_ns=now_ns, org=GOV, actor="cw-001", reason=""
