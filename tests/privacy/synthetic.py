@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from stdnum import luhn
 
 from gateway.keys import KeyRing
+from gateway.privacy.scrub.normalise import CHINESE_DIGITS
 from gateway.synthetic import NUMBER_FORMS, bank_card, mobile_number, resident_id, written_number
 
 # A fixed master key: tests are reproducible and the key is obviously not a deployment's.
@@ -25,7 +26,7 @@ FULL_WIDTH = str.maketrans("0123456789Xx", "０１２３４５６７８９Ｘｘ
 # no Chinese numerals either (the scrubber reads 一三八 as 138), nor the characters that make an
 # address (路, 号, 栋...) or introduce a WeChat id, which the scrubber removes by structure.
 _NOT_FILLER = frozenset(
-    "〇一二三四五六七八九十百千万零两幺壹贰叁肆伍陆柒捌玖"  # numerals
+    "".join(CHINESE_DIGITS) + "十百千万"  # every numeral the scrubber reads as a digit
     "路街巷弄号栋幢座单元楼层室户门组社道"  # address units
     "微威薇信"  # WeChat
 )
