@@ -476,14 +476,17 @@ NUMBER_FORMS = (
     "mixed",
     "zero-width",
     "irregular-groups",
+    "pieces",
 )
+# What stands between the pieces of a number written in words ("138，中间1234，后四位5678").
+_BETWEEN_PIECES = ("，中间", "，然后是", "，接着", "，后四位", "（后面）", "再", "，尾号")
 
 
 def written_number(digits: str, rng: random.Random, form: str | None = None) -> str:
     """``digits`` (a resident id, phone or card) written in one of ``NUMBER_FORMS``: in groups
     with spaces, dashes, dots or slashes (also full-width), in full-width digits, in Chinese
-    numerals (〇一二, 幺, 两, 壹贰叁), mixed digit by digit, with zero-width spaces, or split
-    at random places."""
+    numerals (〇一二, 幺, 两, 壹贰叁), mixed digit by digit, with zero-width spaces, split
+    at random places, or in pieces with words between them."""
     form = form or rng.choice(NUMBER_FORMS)
     if form not in NUMBER_FORMS:
         raise ValueError(f"expected a form in {NUMBER_FORMS}, got {form!r}")
@@ -506,7 +509,14 @@ def written_number(digits: str, rng: random.Random, form: str | None = None) -> 
     if form == "zero-width":
         return "\u200b".join(digits)
     cuts = sorted(rng.sample(range(1, len(digits)), k=min(3, len(digits) - 1)))
+    if form == "pieces":
+        cuts = sorted(rng.sample(range(3, len(digits) - 2), k=rng.randint(1, 3)))
     pieces = [digits[a:b] for a, b in zip([0, *cuts], [*cuts, len(digits)], strict=True)]
+    if form == "pieces":
+        return "".join(
+            piece if i == 0 else rng.choice(_BETWEEN_PIECES) + piece
+            for i, piece in enumerate(pieces)
+        )
     return rng.choice(_GROUP_SEPARATORS).join(pieces)
 
 

@@ -52,6 +52,7 @@ from gateway.store.models import ConsentEvent
 from gateway.synthetic import NUMBER_FORMS, synthetic_cases, written_note
 from tests.conftest import start_gateway
 from tests.e2e.flow import CHARITY_A, CHARITY_B, GOV, PURPOSE, STREET_OFFICE, consent_message
+from tests.privacy.pieces import pieces_joined
 
 CASES = int(os.environ.get("AIDBRIDGE_LEAK_CASES", "10000"))
 THROUGH_API = 24
@@ -476,9 +477,10 @@ def leaks(received: Iterable[Received], people: list[Person]) -> list[tuple[int,
             if len(word) >= 2:
                 words[word] = index
     found: list[tuple[int, str]] = []
-    # Numbers: every window of an identifier's length in every run of digits.
-    for run in re.finditer(r"[0-9x]{11,}", text):
-        digits = run.group(0)
+    # Numbers: every window of an identifier's length in every run of digits, and in the
+    # digits of a number's pieces put together over the words between them.
+    runs = [run.group(0) for run in re.finditer(r"[0-9x]{11,}", text)]
+    for digits in [*runs, *pieces_joined(text)]:
         for length in lengths:
             for at in range(len(digits) - length + 1):
                 if digits[at : at + length] in numbers:
@@ -570,6 +572,7 @@ def test_the_scan_finds_an_identifier_written_in_any_form() -> None:
     for leaked in (
         numerals,
         f"{p.phone[:3]} {p.phone[3:7]}-{p.phone[7:]}",
+        f"{p.phone[:3]}，中间{p.phone[3:7]}，后四位{p.phone[7:]}",
         f"你好{p.name}",
         p.address,
     ):

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import random
+import re
 from typing import Any
 
 import phonenumbers
@@ -16,10 +17,11 @@ from hypothesis import strategies as st
 from stdnum import luhn
 from stdnum.cn import ric
 
-from gateway.privacy.scrub import KnownValue, known_values, scrub_narrative, tags
+from gateway.privacy.scrub import KnownValue, known_values, numbers, scrub_narrative, tags
 from gateway.privacy.scrub.normalise import SEPARATORS, canonical
 from gateway.synthetic import NUMBER_FORMS, written_number
 
+from .pieces import pieces_joined
 from .synthetic import HAN, filler, obfuscated_numbers, synthetic_people
 
 RID = "11010519491231002X"  # the GB 11643 standard's own example
@@ -158,7 +160,9 @@ def test_every_written_form_of_the_generator_is_scrubbed(form: str) -> None:
     rng = random.Random(form)
     for number, tag in ((RID, "[身份证号]"), ("13211535642", "[手机号]")):
         note = f"号码{written_number(number, rng, form)}。"
-        assert scrub_narrative(note) == f"号码{tag}。", note
+        # In pieces, each piece is replaced and the words between them stay.
+        expected = re.sub("[0-9X]+", tag, note) if form == "pieces" else f"号码{tag}。"
+        assert scrub_narrative(note) == expected, note
 
 
 def test_the_generator_refuses_a_form_it_does_not_know() -> None:
@@ -209,6 +213,25 @@ def test_a_scrubbed_note_keeps_no_valid_identifier_and_no_known_value(
 
 
 @settings(suppress_health_check=[HealthCheck.too_slow], deadline=None)
+@given(person=synthetic_people(), seed=st.integers(0, 2**32 - 1), han=st.lists(HAN, max_size=3))
+def test_an_identifier_written_in_pieces_between_words_is_never_put_back_together(
+    person: dict[str, Any], seed: int, han: list[str]
+) -> None:
+    rng = random.Random(seed)
+    numbers_of = [person["resident_id"], person["phone"], person["bank_card"]]
+    note = "".join(
+        f"{''.join(han)}{rng.choice(('号码', '电话', '卡号', '证件'))}"
+        f"{written_number(n, rng, 'pieces')}。"
+        for n in rng.sample(numbers_of, k=rng.randint(1, 3))
+    )
+    for known in (known_values(person), ()):
+        scrubbed = scrub_narrative(note, known)
+        for joined in pieces_joined(canonical(scrubbed)):
+            for number in numbers_of:
+                assert number.lower() not in joined, (number, note, scrubbed)
+
+
+@settings(suppress_health_check=[HealthCheck.too_slow], deadline=None)
 @given(notes())
 def test_scrubbing_a_scrubbed_note_changes_nothing(case: tuple[str, dict[str, Any]]) -> None:
     text, person = case
@@ -219,9 +242,11 @@ def test_scrubbing_a_scrubbed_note_changes_nothing(case: tuple[str, dict[str, An
 
 @st.composite
 def innocent_texts(draw: st.DrawFn) -> str:
-    """Chinese text with numbers too short to be an identifier, each between Chinese words."""
+    """Chinese text with numbers too short to be an identifier, each between Chinese words, far
+    enough apart (over ``_MOST_BETWEEN`` characters) not to be taken for the pieces of one."""
     digits = st.text(st.sampled_from("0123456789０１２３"), min_size=1, max_size=10)
-    words = st.builds(lambda a, han, b: a + han + b, filler, HAN, filler)
+    far = st.text(HAN, min_size=numbers._MOST_BETWEEN + 1, max_size=numbers._MOST_BETWEEN + 4)
+    words = st.builds(lambda a, han, b: a + han + b, filler, far, filler)
     parts = draw(st.lists(st.tuples(words, digits), max_size=6))
     return draw(filler) + "".join(w + d for w, d in parts) + draw(filler)
 

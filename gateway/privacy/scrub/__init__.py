@@ -10,7 +10,8 @@ in the normalised text:
    ``[身份证号]``, ``[社区]``, ...);
 2. the recognisers find what the record did not list: resident ids, mobile and landline numbers,
    bank cards (``numbers``), street addresses, e-mail, WeChat and QQ ids (``structure``); a long
-   number none of them can place is removed in doubt (``[号码]``).
+   number none of them can place is removed in doubt (``[号码]``); a number written in pieces
+   with words between them is found by joining its pieces (``numbers.across_words``).
 
 Every span found maps back to the original text; overlapping spans are merged and each is
 replaced once by its tag, so a tag is never rescanned, and scrubbing a scrubbed note changes
@@ -27,6 +28,7 @@ from gateway.privacy.scrub.normalise import (
     SEPARATORS,
     Normalised,
     canonical,
+    digit_groups,
     digit_runs,
     normalise,
 )
@@ -60,6 +62,14 @@ def scrub_narrative(text: str, known: Iterable[KnownValue | str] = ()) -> str:
             if found.tag in _PHONES:
                 start = _with_plus(text, start)
             spans.append((start, end, _RECOGNISED, found.tag))
+    groups = digit_groups(norm)
+    if len(groups) > 1:
+        blocked = [
+            any(s < run.ends[-1] and run.starts[0] < e for s, e, _, _ in spans)
+            for _, _, run in groups
+        ]
+        for run, tag in numbers.across_words(norm.text, groups, blocked):
+            spans.append((run.starts[0], run.ends[-1], _RECOGNISED, tag))
     if not spans:
         return text
     return _replaced(text, spans)

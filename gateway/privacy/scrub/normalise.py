@@ -148,29 +148,43 @@ def digit_runs(norm: Normalised) -> list[DigitRun]:
     """The runs of digits of ``norm`` of 10 digits or more, joined over short runs of separators
     between digits; an ``x`` after 17 digits or more is kept (the check character of a resident
     id) and ends its run."""
-    runs: list[DigitRun] = []
+    return [
+        run
+        for found in _RUN.finditer(norm.text)
+        if found.end() - found.start() >= _SHORTEST_RUN
+        and len((run := _run_of(norm, found.start(), found.end(), 17)).digits) >= _SHORTEST_RUN
+    ]
+
+
+def digit_groups(norm: Normalised) -> list[tuple[int, int, DigitRun]]:
+    """Every run of digits of ``norm``, however short, with where it starts and ends in
+    ``norm.text``: the pieces a number split by words ("前三位138，中间1234") is written in. An
+    ``x`` after a run is kept whatever its length (the last piece of a resident id)."""
+    return [
+        (found.start(), found.end(), _run_of(norm, found.start(), found.end(), 0))
+        for found in _RUN.finditer(norm.text)
+    ]
+
+
+def _run_of(norm: Normalised, begin: int, finish: int, x_after: int) -> DigitRun:
+    """The digits of ``norm.text[begin:finish]`` (a match of ``_RUN``) with their spans; a
+    final ``x`` only after ``x_after`` digits or more."""
     text = norm.text
-    for found in _RUN.finditer(text):
-        if found.end() - found.start() < _SHORTEST_RUN:
-            continue
-        digits: list[str] = []
-        starts: list[int] = []
-        ends: list[int] = []
-        breaks = {0}
-        previous = found.start() - 1
-        for index in range(found.start(), found.end()):
-            char = text[index]
-            if char == "x" and len(digits) < 17:
-                break
-            if "0" <= char <= "9" or char == "x":
-                if index != previous + 1:
-                    breaks.add(len(digits))
-                digits.append(char)
-                starts.append(norm.starts[index])
-                ends.append(norm.ends[index])
-                previous = index
-        if len(digits) < _SHORTEST_RUN:
-            continue
-        breaks.add(len(digits))
-        runs.append(DigitRun("".join(digits), tuple(starts), tuple(ends), frozenset(breaks)))
-    return runs
+    digits: list[str] = []
+    starts: list[int] = []
+    ends: list[int] = []
+    breaks = {0}
+    previous = begin - 1
+    for index in range(begin, finish):
+        char = text[index]
+        if char == "x" and len(digits) < x_after:
+            break
+        if "0" <= char <= "9" or char == "x":
+            if index != previous + 1:
+                breaks.add(len(digits))
+            digits.append(char)
+            starts.append(norm.starts[index])
+            ends.append(norm.ends[index])
+            previous = index
+    breaks.add(len(digits))
+    return DigitRun("".join(digits), tuple(starts), tuple(ends), frozenset(breaks))

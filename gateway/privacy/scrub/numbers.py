@@ -12,11 +12,16 @@ A number written in groups may start and end only where a group does (``138 1234
 holds a mobile, not ``3812345678 2``). Whatever is left of a run that is 11 digits or longer is
 removed as a number the scrubber cannot place: failing a checksum does not make it safe (an id
 with one digit mistyped still names its person).
+
+A number can also be written in pieces with a few words between them (``前三位138，中间1234，后四位
+5678``): ``across_words`` joins up to four neighbouring pieces and removes each piece of what
+together is a resident id, a phone number or a UnionPay card (62…, with its Luhn digit).
 """
 
 from __future__ import annotations
 
 import functools
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 
@@ -172,3 +177,69 @@ def identify(run: DigitRun) -> list[Found]:
             found.append(f)
         kept_from = f.end
     return found
+
+
+# A number written in pieces: at most this many pieces, at most this many characters between
+# two, in which a run of one or two digits may stand (the numerals of "后四位" are digits too).
+_MOST_PIECES = 4
+_MOST_BETWEEN = 10
+_SKIPPABLE = 2
+
+
+def across_words(
+    text: str, groups: Sequence[tuple[int, int, DigitRun]], blocked: Sequence[bool]
+) -> list[tuple[DigitRun, str]]:
+    """The pieces of identifiers written across words in ``text`` (a normalised note), each with
+    the identifier's tag. ``groups`` are its runs of digits in order (``digit_groups``); two to
+    ``_MOST_PIECES`` of them, each no more than ``_MOST_BETWEEN`` characters after the one
+    before, with only runs of one or two digits between, form a candidate when their digits
+    together are an identifier; the longest candidates are taken first. A run ``blocked``
+    (already removed) and a scrubber's tag between two runs end a candidate, so a scrubbed note
+    scrubs the same."""
+    candidates: list[tuple[int, int, int, tuple[int, ...], str]] = []
+
+    def extend(pieces: tuple[int, ...], digits: str) -> None:
+        end = groups[pieces[-1]][1]
+        for later in range(pieces[-1] + 1, len(groups)):
+            between = text[end : groups[later][0]]
+            if blocked[later] or len(between) > _MOST_BETWEEN or "[" in between or "]" in between:
+                return
+            joined = digits + groups[later][2].digits
+            if len(joined) <= _LONGEST:
+                tag = _tag_of_pieces(joined, len(groups[pieces[0]][2].digits))
+                if tag is not None:
+                    candidates.append((-len(joined), pieces[0], later, (*pieces, later), tag))
+                if len(pieces) + 1 < _MOST_PIECES:
+                    extend((*pieces, later), joined)
+            if len(groups[later][2].digits) > _SKIPPABLE:
+                return
+
+    for first in range(len(groups)):
+        if not blocked[first]:
+            extend((first,), groups[first][2].digits)
+    taken: list[tuple[int, int]] = []
+    found: list[tuple[DigitRun, str]] = []
+    for _, first, last, pieces, tag in sorted(candidates):
+        if all(last < a or first > b for a, b in taken):
+            taken.append((first, last))
+            found += [(groups[i][2], tag) for i in pieces]
+    return found
+
+
+def _tag_of_pieces(digits: str, first: int) -> str | None:
+    """The tag of ``digits`` joined from pieces (``first``: the first piece's length), or None.
+    Narrower than one run's (``_tag_of``), since a note's dates and sums are pieces too: a bank
+    card only with the UnionPay prefix (any 16 digits pass Luhn one time in ten), a landline
+    only when its first piece holds at least its area code (not a month's "05")."""
+    if len(digits) == 18 and is_resident_id(digits):
+        return RESIDENT_ID
+    if "x" in digits:
+        return None
+    if len(digits) == 15 and is_legacy_resident_id(digits):
+        return RESIDENT_ID
+    tag = mobile_tag(digits)
+    if tag == MOBILE or (tag == LANDLINE and first >= 3):
+        return tag
+    if 16 <= len(digits) <= 19 and digits.startswith("62") and luhn.is_valid(digits):
+        return BANK_CARD
+    return None
