@@ -162,5 +162,5 @@ def prepare_store(config: Config) -> None:
 
 
 def _prepare(store: Store, keys: KeyRing) -> None:
-    store.migrate()
+    store.migrate(keys)
     idempotency.seal_plain_rows(store, FieldCipher.from_keyring(keys))

@@ -494,11 +494,12 @@ def create_reverse(
     actor: str,
     sign: Any,
     signing_key_id: str,
+    subject_index: str,
     cipher: FieldCipher,
     now_ns: int,
 ) -> model.ReverseView:
     """Store a reverse referral with its consent signed by the gateway (``sign``: bytes →
-    base64 signature, the consent key), and its first event."""
+    base64 signature, the consent key), the person's store index, and its first event."""
     reverse_id = "rev-" + uuid.uuid4().hex[:20]
     initial = states.reverse_machine().initial
     signed = canonical_json(
@@ -528,6 +529,7 @@ def create_reverse(
         consent_valid_until_ns=draft.consent.valid_until_ns,
         close_reason="",
         application_id="",
+        subject_index=subject_index,
     )
     session.add(row)
     session.add(
@@ -685,8 +687,9 @@ def reverse_policy_resource(row: ReverseReferral) -> dict[str, Any]:
     }
 
 
-def reverse_subject(session: Session, row: ReverseReferral, cipher: FieldCipher) -> str:
-    """The person's resident id (for the ledger's pseudonymous subject)."""
+def reverse_subject(row: Any, cipher: FieldCipher) -> str:
+    """The person's resident id, from the sealed payload of ``row`` (an ORM row or a Core one
+    with its id and payload): what revision 0012 indexes the stored rows by."""
     payload = _open_json(cipher, row.payload_enc, row.reverse_referral_id)
     return str(payload["draft"]["subject_resident_id"])
 

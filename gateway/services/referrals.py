@@ -640,6 +640,7 @@ class ReferralService(Servicer, referrals_pb2_grpc.ReferralServiceServicer):
                 actor=call.caller.actor,
                 sign=lambda data: _b64(key.sign(data)),
                 signing_key_id=consent_key_id(app.keys.version),
+                subject_index=app.subject_index(resident_id),
                 cipher=app.cipher,
                 now_ns=call.now_ns,
             )
@@ -710,10 +711,12 @@ class ReferralService(Servicer, referrals_pb2_grpc.ReferralServiceServicer):
         )
         validate.reverse_outcome(outcome)
         row = store.get_reverse(session, request.reverse_referral_id, lock=True)
-        call.facts.subject = app.ledger_subject(store.reverse_subject(session, row, app.cipher))
+        # Named by the person's store index until the decision allows the call (as a case is).
+        call.facts.subject = app.ledger_subject_of_index(row.subject_index)
         resource = store.reverse_policy_resource(row)
         resource["target_state"] = outcome.target
         call.decide(resource=resource, purpose=row.purpose)
+        call.facts.subject = app.ledger_subject(store.reverse_subject(row, app.cipher))
 
         def produce() -> referrals_pb2.ReverseReferral:
             store.change_reverse_state(
