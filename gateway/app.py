@@ -3,7 +3,9 @@ engine, catalogue, ledger and clock. Services receive this object; nothing else 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import threading
+from collections import Counter
+from dataclasses import dataclass, field
 
 from gateway.clock import Clock, SystemClock
 from gateway.config import Config
@@ -21,6 +23,30 @@ from gateway.store.group_commit import GroupCommitWriter
 
 LEDGER_RECIPIENT = "ledger"
 
+# The ways a prepared write call goes (``gateway.exchange.run_prepared_exchange``): prepared
+# (the writer only checked and stored what the call brought), stale (what it read changed
+# before the writer took it: it ran inside the writer) or unprepared (it could not be prepared,
+# e.g. held for a second approval: it ran inside the writer).
+PREPARED, STALE, UNPREPARED = "prepared", "stale", "unprepared"
+
+
+class WritePaths:
+    """How many write calls took each way, by method: what shows the share of calls the writer
+    only checks, and how often a race sends one back into it."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._counts: Counter[tuple[str, str]] = Counter()
+
+    def add(self, method: str, path: str) -> None:
+        with self._lock:
+            self._counts[(method, path)] += 1
+
+    def of(self, method: str) -> dict[str, int]:
+        """The counts of ``method`` by way (a way never taken is 0)."""
+        with self._lock:
+            return {path: self._counts[(method, path)] for path in (PREPARED, STALE, UNPREPARED)}
+
 
 @dataclass
 class Gateway:
@@ -35,6 +61,7 @@ class Gateway:
     writer: GroupCommitWriter
     # Witness cosignatures and checkpoint publication (k of n), gateway.ledger.witness_publishing.
     publisher: WitnessPublisher
+    write_paths: WritePaths = field(default_factory=WritePaths)
 
     @classmethod
     def open(
@@ -135,5 +162,5 @@ def prepare_store(config: Config) -> None:
 
 
 def _prepare(store: Store, keys: KeyRing) -> None:
-    store.migrate()
+    store.migrate(keys)
     idempotency.seal_plain_rows(store, FieldCipher.from_keyring(keys))

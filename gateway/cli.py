@@ -1316,7 +1316,8 @@ def report(
         _fail(exc.message, code=2)
     target = out or config.work_dir / "reports"
     target.mkdir(parents=True, exist_ok=True)
-    cipher = FieldCipher.from_keyring(KeyRing.load(config.master_key_path))
+    keys = KeyRing.load(config.master_key_path)
+    cipher = FieldCipher.from_keyring(keys)
     catalogue = Catalogue.load(config.bundle_path)
     scope, covers = Scope(), "the district"
     if office:
@@ -1326,7 +1327,7 @@ def report(
         scope, covers = Scope(streets=org.streets, offices=(office,)), office
     store = Store(config.database_url)
     try:
-        store.migrate()
+        store.migrate(keys)
         with store.write() as session:
             now = SystemClock().now_ns()
             document = build_linkage_report(

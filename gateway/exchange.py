@@ -26,16 +26,16 @@ import threading
 import time
 import weakref
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, TypeVar
 
 from google.protobuf.message import Message
-from sqlalchemy import Table, bindparam, event, select
+from sqlalchemy import Table, bindparam, event, select, update
 from sqlalchemy.orm import Session
 
 from gateway import errors, identity
-from gateway.app import Gateway
+from gateway.app import PREPARED, STALE, UNPREPARED, Gateway
 from gateway.ledger import entry as ledger_entry
 from gateway.policy.engine import Decision
 from gateway.privacy.disclosure import error_message
@@ -197,16 +197,43 @@ def _in_writer(call: Call, handler: Callable[[Session, Call], M]) -> M:
     return call.app.writer.submit(unit, inserts=inserts, deadline=call.deadline)
 
 
+@dataclass(frozen=True)
+class GuardedUpdate:
+    """A change a prepared call makes to one stored row, run in the writer as one UPDATE whose
+    WHERE carries, beside the row's key, the values the call read (``expected``): the check and
+    the write are one statement, and a row that moved on meanwhile matches nothing, so the call
+    is stale. ``entity`` is the mapped class: the writer's session, whose units may hold the row
+    already, sees the new values too."""
+
+    entity: type
+    key: Mapping[str, Any]
+    expected: Mapping[str, Any]
+    values: Mapping[str, Any]
+
+    def apply(self, session: Session) -> bool:
+        """Make the change; False (nothing changed) when the row is no longer as expected."""
+        columns = {**self.key, **self.expected}
+        statement = (
+            update(self.entity)
+            .where(*(getattr(self.entity, name) == value for name, value in columns.items()))
+            .values(dict(self.values))
+            .execution_options(synchronize_session="evaluate")
+        )
+        return int(session.execute(statement).rowcount) == 1  # type: ignore[attr-defined]
+
+
 @dataclass
 class Prepared:
     """A write call worked out in a read transaction, outside the writer: its response, the rows
-    it stores (in insertion order: a row after the rows it refers to) and, run in the writer just
-    before they are inserted, ``still_holds``: whether what the call read (a consent's state, an
-    idempotency key, ...) is still so. A replay of an answered request has no rows."""
+    it stores (in insertion order: a row after the rows it refers to), its changes to stored rows
+    (``updates``) and, run in the writer just before them, ``still_holds``: whether what the
+    call read (a consent's state, an idempotency key, ...) is still so. A replay of an answered
+    request has no rows and no changes."""
 
     response: Message
     rows: list[Insert]
     still_holds: Callable[[Session], bool]
+    updates: list[GuardedUpdate] = field(default_factory=list)
 
 
 class _Stale(Exception):
@@ -220,35 +247,45 @@ def run_prepared_exchange(
 ) -> M:
     """A write call whose policy decision, crypto and messages are computed before the writer
     (``prepare``, in a read transaction, in the caller's thread), so the writer only checks
-    ``still_holds`` and inserts the rows with its batch's others. ``prepare`` makes the same
-    checks, in the same order, as ``handler`` and raises the same errors. When it cannot
-    prepare the call (None: e.g. the policy holds it for a second approval, which writes) or
-    what it read changed before the writer took it, the call runs as ``run_exchange`` runs it,
-    from scratch — so the outcome is always the one the handler in the writer gives."""
+    ``still_holds``, makes the guarded updates and inserts the rows with its batch's others.
+    ``prepare`` makes the same checks, in the same order, as ``handler`` and raises the same
+    errors. When it cannot prepare the call (None: e.g. the policy holds it for a second
+    approval, which writes) or what it read changed before the writer took it, the call runs as
+    ``run_exchange`` runs it, from scratch — so the outcome is always the one the handler in the
+    writer gives. ``call.app.write_paths`` counts which way each call went."""
 
     def run() -> M:
         _refuse_revoked(call)
         with call.app.store.read() as session:
             prepared = prepare(session, call)
-        if prepared is not None:
+        if prepared is None:
+            call.app.write_paths.add(call.method, UNPREPARED)
+        else:
             response: M = prepared.response  # type: ignore[assignment]
             inserts = [
                 *prepared.rows,
                 _ledger_row(call, exchange_of(call, "OK", "", response)),
                 *call.inserts,
             ]
+            updates = prepared.updates
 
             def unit(session: Session) -> None:
                 if not prepared.still_holds(session):
                     raise _Stale
+                for change in updates:
+                    if not change.apply(session):
+                        raise _Stale
 
             try:
+                # No SAVEPOINT while the unit writes at most one statement, its last: a stale
+                # unit has then written nothing.
                 call.app.writer.submit(
-                    unit, inserts=inserts, deadline=call.deadline, read_only=True
+                    unit, inserts=inserts, deadline=call.deadline, read_only=len(updates) <= 1
                 )
+                call.app.write_paths.add(call.method, PREPARED)
                 return response
             except _Stale:
-                pass
+                call.app.write_paths.add(call.method, STALE)
         call.facts = Facts()
         call.deferred = []
         call.inserts = []
@@ -328,24 +365,33 @@ def remember_prepared(
     call: Call,
     request_id: str,
     response_type: type[M],
-    produce: Callable[[], tuple[M, list[Insert], Callable[[Session], bool]]],
+    produce: Callable[[], Prepared],
 ) -> Prepared:
     """``remember`` for a prepared call (``run_prepared_exchange``): ``produce`` gives the
-    response, its rows and what must still hold; the kept response joins the rows, and the
-    request id must still be unused when the writer takes them."""
+    prepared call; the kept response joins its rows, and the request id must still be unused
+    when the writer takes them."""
     request_digest = digest(call.request)
     replayed = _replayed(session, call, request_id, request_digest, response_type)
     if replayed is not None:
-        return Prepared(response=replayed, rows=[], still_holds=lambda _session: True)
-    response, rows, still_holds = produce()
+        return Prepared(response=replayed, rows=[], still_holds=holds_always)
+    prepared = produce()
     key = (call.caller.org, request_id)
+    still_holds = prepared.still_holds
 
     def unused_and_still_holds(session: Session) -> bool:
         used = session.execute(_IDEMPOTENCY_USED, {"org": key[0], "request_id": key[1]}).first()
         return used is None and still_holds(session)
 
-    remembered = (_IDEMPOTENCY_TABLE, _remembered(call, request_id, request_digest, response))
-    return Prepared(response=response, rows=[*rows, remembered], still_holds=unused_and_still_holds)
+    remembered = (
+        _IDEMPOTENCY_TABLE,
+        _remembered(call, request_id, request_digest, prepared.response),
+    )
+    return replace(prepared, rows=[*prepared.rows, remembered], still_holds=unused_and_still_holds)
+
+
+def holds_always(_session: Session) -> bool:
+    """``Prepared.still_holds`` of a call whose guarded updates are all it rests on."""
+    return True
 
 
 def _replayed(

@@ -16,7 +16,7 @@ import uuid
 from dataclasses import asdict
 from typing import Any
 
-from sqlalchemy import Table, func, select, tuple_
+from sqlalchemy import func, select, tuple_
 from sqlalchemy.orm import Session
 
 from gateway import errors
@@ -25,6 +25,7 @@ from gateway.consent.signing import canonical_json
 from gateway.privacy.crypto import FieldCipher
 from gateway.referrals import model, states
 from gateway.referrals.states import GATEWAY, LIVE_FOR
+from gateway.store.group_commit import Insert
 from gateway.store.models import (
     Case,
     HelpRecord,
@@ -126,10 +127,10 @@ def new_referral(
     return row, event
 
 
-def rows_of(*objects: Any) -> list[tuple[Table, dict[str, Any]]]:
+def rows_of(*objects: Any) -> list[Insert]:
     """Rows to insert (a table and its values) of ORM objects built but never added: every
     column that was set (an autoincrement id is left to the database)."""
-    rows = []
+    rows: list[Insert] = []
     for obj in objects:
         table = obj.__table__
         values = {c.key: obj.__dict__[c.key] for c in table.columns if c.key in obj.__dict__}
@@ -211,6 +212,27 @@ def change_state(
 ) -> Referral:
     """The one way a referral changes state: the machine must allow ``role`` this step from
     the current state, and completion needs help recorded. Appends the event."""
+    event = check_state_change(
+        session, referral, change, role=role, org=org, actor=actor, now_ns=now_ns
+    )
+    referral.state = change.target
+    referral.updated_at_ns = now_ns
+    session.add(event)
+    return referral
+
+
+def check_state_change(
+    session: Session,
+    referral: Referral,
+    change: model.StateChange,
+    *,
+    role: str,
+    org: str,
+    actor: str,
+    now_ns: int,
+) -> ReferralEvent:
+    """What ``change_state`` checks, and the event it appends, not yet stored (a prepared call
+    inserts it, and moves the referral by a guarded update)."""
     machine = states.referral_machine()
     machine.check(f"referral {referral.referral_id}", referral.state, change.target, role)
     if change.target == states.COMPLETED and help_count(session, referral.referral_id) == 0:
@@ -219,20 +241,15 @@ def change_state(
             "(RecordHelp) before completing it",
             field="state",
         )
-    referral.state = change.target
-    referral.updated_at_ns = now_ns
-    session.add(
-        ReferralEvent(
-            referral_id=referral.referral_id,
-            state=change.target,
-            at_ns=now_ns,
-            org=org,
-            actor=actor,
-            reason=change.reason,
-            reason_code=change.reason_code,
-        )
+    return ReferralEvent(
+        referral_id=referral.referral_id,
+        state=change.target,
+        at_ns=now_ns,
+        org=org,
+        actor=actor,
+        reason=change.reason,
+        reason_code=change.reason_code,
     )
-    return referral
 
 
 def cancel_resting_on(
@@ -477,11 +494,12 @@ def create_reverse(
     actor: str,
     sign: Any,
     signing_key_id: str,
+    subject_index: str,
     cipher: FieldCipher,
     now_ns: int,
 ) -> model.ReverseView:
     """Store a reverse referral with its consent signed by the gateway (``sign``: bytes →
-    base64 signature, the consent key), and its first event."""
+    base64 signature, the consent key), the person's store index, and its first event."""
     reverse_id = "rev-" + uuid.uuid4().hex[:20]
     initial = states.reverse_machine().initial
     signed = canonical_json(
@@ -511,6 +529,7 @@ def create_reverse(
         consent_valid_until_ns=draft.consent.valid_until_ns,
         close_reason="",
         application_id="",
+        subject_index=subject_index,
     )
     session.add(row)
     session.add(
@@ -668,8 +687,9 @@ def reverse_policy_resource(row: ReverseReferral) -> dict[str, Any]:
     }
 
 
-def reverse_subject(session: Session, row: ReverseReferral, cipher: FieldCipher) -> str:
-    """The person's resident id (for the ledger's pseudonymous subject)."""
+def reverse_subject(row: Any, cipher: FieldCipher) -> str:
+    """The person's resident id, from the sealed payload of ``row`` (an ORM row or a Core one
+    with its id and payload): what revision 0012 indexes the stored rows by."""
     payload = _open_json(cipher, row.payload_enc, row.reverse_referral_id)
     return str(payload["draft"]["subject_resident_id"])
 

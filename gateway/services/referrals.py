@@ -28,7 +28,14 @@ from gateway.clock import NS_PER_DAY
 from gateway.consent import repository as consents
 from gateway.consent.model import Evidence, Grantor, Notice, policy_view
 from gateway.consent.signing import consent_key_id
-from gateway.exchange import Call, Prepared, remember, remember_prepared
+from gateway.exchange import (
+    Call,
+    GuardedUpdate,
+    Prepared,
+    holds_always,
+    remember,
+    remember_prepared,
+)
 from gateway.integrity import approvals, detectors
 from gateway.privacy.disclosure import Disclosure, disclosure
 from gateway.privacy.pseudonyms import PseudonymNotFound, pseudonym_version, resolve_pseudonym
@@ -113,8 +120,16 @@ class ReferralService(Servicer, referrals_pb2_grpc.ReferralServiceServicer):
     # --- messages --------------------------------------------------------------------------
 
     def _message(
-        self, call: Call, session: Session, row: Referral, *, detail: bool = False
+        self,
+        call: Call,
+        session: Session,
+        row: Referral,
+        *,
+        detail: bool = False,
+        rejection_reason: str | None = None,
     ) -> referrals_pb2.Referral:
+        """``rejection_reason``: the reason of a rejection not stored yet (a prepared call's);
+        by default the latest stored one of a rejected referral."""
         app = call.app
         case_row = cases.get_case(session, row.case_id)
         record = cases.load_record(case_row, app.cipher)
@@ -132,7 +147,10 @@ class ReferralService(Servicer, referrals_pb2_grpc.ReferralServiceServicer):
             hardship_type=_value(common_pb2.HardshipType, row.hardship_type),
             special_group=_value(common_pb2.SpecialGroup, row.special_group),
             rejection_reason=_value(
-                referrals_pb2.RejectionReason, store.latest_reason_code(session, row)
+                referrals_pb2.RejectionReason,
+                store.latest_reason_code(session, row)
+                if rejection_reason is None or row.state != states.REJECTED
+                else rejection_reason,
             ),
         )
         summary = convert.summary_values({"hardship_types": record.get("hardship_types", [])})
@@ -215,13 +233,13 @@ class ReferralService(Servicer, referrals_pb2_grpc.ReferralServiceServicer):
             )
             return now.state == consent.state and not declared
 
-        def produce() -> tuple[referrals_pb2.CreateReferralResponse, list, Any]:
+        def produce() -> Prepared:
             row, event = _new_referral(call, case_row.case_id, consent.consent_id, referral_for)
             response = referrals_pb2.CreateReferralResponse(
                 referral=self._message(call, session, row)
             )
             detectors.count_call(session, call)  # its counts join the rows (call.inserts)
-            return response, store.rows_of(row, event), still_holds
+            return Prepared(response, store.rows_of(row, event), still_holds)
 
         return remember_prepared(
             session, call, request.request_id, referrals_pb2.CreateReferralResponse, produce
@@ -328,27 +346,12 @@ class ReferralService(Servicer, referrals_pb2_grpc.ReferralServiceServicer):
     async def UpdateReferralState(
         self, request: referrals_pb2.UpdateReferralStateRequest, context: grpc.aio.ServicerContext
     ) -> referrals_pb2.Referral:
-        return await self.run(context, request, self._update)
+        return await self.run_prepared(context, request, self._prepare_update, self._update)
 
     def _update(self, session: Session, call: Call) -> referrals_pb2.Referral:
+        """UpdateReferralState inside the writer: when its prepared form went stale."""
         request: referrals_pb2.UpdateReferralStateRequest = call.request  # type: ignore[assignment]
-        target = state_name(request.state)
-        if not target:
-            raise errors.InvalidArgument("state is required", field="state")
-        change = model.StateChange(
-            target=target,
-            reason=request.reason,
-            reason_code=_name(referrals_pb2.RejectionReason, request.rejection_reason),
-        )
-        validate.state_change(change)
-        row = store.get_referral(session, request.referral_id, lock=True)
-        case_row = cases.get_case(session, row.case_id)
-        seal_subject(call, case_row)
-        call.facts.consent_id = row.consent_id
-        resource = store.policy_resource(row, case_row)
-        resource["target_state"] = target
-        call.decide(resource=resource, purpose=row.purpose)
-        open_case(call, case_row)
+        row, change = self._update_checks(session, call, lock=True)
 
         def produce() -> referrals_pb2.Referral:
             store.change_state(
@@ -363,6 +366,65 @@ class ReferralService(Servicer, referrals_pb2_grpc.ReferralServiceServicer):
             return self._message(call, session, row)
 
         return remember(session, call, request.request_id, referrals_pb2.Referral, produce)
+
+    def _prepare_update(self, session: Session, call: Call) -> Prepared:
+        """UpdateReferralState before the writer: the same checks and decision as ``_update``,
+        the step the machine allows, its event and the response worked out here; in the writer
+        the referral moves only if it is still in the state the decision saw (one guarded
+        UPDATE), else the call runs as ``_update``."""
+        request: referrals_pb2.UpdateReferralStateRequest = call.request  # type: ignore[assignment]
+        row, change = self._update_checks(session, call, lock=False)
+
+        def produce() -> Prepared:
+            before = row.state
+            event = store.check_state_change(
+                session,
+                row,
+                change,
+                role=call.caller.role,
+                org=call.caller.org,
+                actor=call.caller.actor,
+                now_ns=call.now_ns,
+            )
+            # The response shows the referral as the writer will leave it; the read session,
+            # which commits, must not write it.
+            session.expunge(row)
+            row.state, row.updated_at_ns = change.target, call.now_ns
+            response = self._message(call, session, row, rejection_reason=change.reason_code)
+            moved = GuardedUpdate(
+                Referral,
+                key={"referral_id": row.referral_id},
+                expected={"state": before},
+                values={"state": change.target, "updated_at_ns": call.now_ns},
+            )
+            return Prepared(response, store.rows_of(event), holds_always, [moved])
+
+        return remember_prepared(session, call, request.request_id, referrals_pb2.Referral, produce)
+
+    def _update_checks(
+        self, session: Session, call: Call, *, lock: bool
+    ) -> tuple[Referral, model.StateChange]:
+        """What UpdateReferralState checks and decides, in order, for both of its paths; the case
+        is opened only once the policy allowed the call."""
+        request: referrals_pb2.UpdateReferralStateRequest = call.request  # type: ignore[assignment]
+        target = state_name(request.state)
+        if not target:
+            raise errors.InvalidArgument("state is required", field="state")
+        change = model.StateChange(
+            target=target,
+            reason=request.reason,
+            reason_code=_name(referrals_pb2.RejectionReason, request.rejection_reason),
+        )
+        validate.state_change(change)
+        row = store.get_referral(session, request.referral_id, lock=lock)
+        case_row = cases.get_case(session, row.case_id)
+        seal_subject(call, case_row)
+        call.facts.consent_id = row.consent_id
+        resource = store.policy_resource(row, case_row)
+        resource["target_state"] = target
+        call.decide(resource=resource, purpose=row.purpose)
+        open_case(call, case_row)
+        return row, change
 
     async def ListReferralEvents(
         self, request: referrals_pb2.ListReferralEventsRequest, context: grpc.aio.ServicerContext
@@ -578,6 +640,7 @@ class ReferralService(Servicer, referrals_pb2_grpc.ReferralServiceServicer):
                 actor=call.caller.actor,
                 sign=lambda data: _b64(key.sign(data)),
                 signing_key_id=consent_key_id(app.keys.version),
+                subject_index=app.subject_index(resident_id),
                 cipher=app.cipher,
                 now_ns=call.now_ns,
             )
@@ -648,10 +711,12 @@ class ReferralService(Servicer, referrals_pb2_grpc.ReferralServiceServicer):
         )
         validate.reverse_outcome(outcome)
         row = store.get_reverse(session, request.reverse_referral_id, lock=True)
-        call.facts.subject = app.ledger_subject(store.reverse_subject(session, row, app.cipher))
+        # Named by the person's store index until the decision allows the call (as a case is).
+        call.facts.subject = app.ledger_subject_of_index(row.subject_index)
         resource = store.reverse_policy_resource(row)
         resource["target_state"] = outcome.target
         call.decide(resource=resource, purpose=row.purpose)
+        call.facts.subject = app.ledger_subject(store.reverse_subject(row, app.cipher))
 
         def produce() -> referrals_pb2.ReverseReferral:
             store.change_reverse_state(

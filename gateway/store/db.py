@@ -22,7 +22,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from alembic import command
 from alembic.config import Config
@@ -30,6 +30,9 @@ from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DataError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
+
+if TYPE_CHECKING:
+    from gateway.keys import KeyRing
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 DEFAULT_TIMEOUT_S = 5.0
@@ -171,11 +174,13 @@ class Store:
         falls back to read-only when the file is not writable) must not outlive it."""
         self.engine.dispose()
 
-    def migrate(self) -> None:
-        """Bring the schema to the newest migration."""
+    def migrate(self, keys: KeyRing | None = None) -> None:
+        """Bring the schema to the newest migration. ``keys`` (the ``KeyRing``): for a revision
+        that fills a new column of stored rows from their sealed payloads (0012)."""
         with self.engine.begin() as conn:
             cfg = alembic_config(self.url)
             cfg.attributes["connection"] = conn
+            cfg.attributes["keys"] = keys
             command.upgrade(cfg, "heads")
 
     def ping(self) -> None:

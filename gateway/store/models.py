@@ -305,6 +305,10 @@ class ReverseReferral(Base):
     consent_valid_until_ns: Mapped[int] = mapped_column(BigInteger, default=0)
     close_reason: Mapped[str] = mapped_column(String(30), default="")
     application_id: Mapped[str] = mapped_column(String(100), default="")
+    # Revision 0012: the person's store index (``Gateway.subject_index`` of the resident id in
+    # payload_enc), so an outcome is decided, and its refusal ledgered under the person
+    # (``Gateway.ledger_subject_of_index``), before anything is decrypted.
+    subject_index: Mapped[str] = mapped_column(String(80))
 
 
 # --- referrals: help delivered and reverse-referral events (revision 0006) ---------------------

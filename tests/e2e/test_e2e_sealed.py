@@ -1,8 +1,8 @@
 """Nothing is decrypted before the decision allows the call, in every service: with a case's
-sealed payload and its consent's sealed record made unreadable, every call the policy refuses is
-still refused as not permitted (an attempt to open either would fail the call INTERNAL), and a
-compliance query by the person's resident id finds each refusal's ledger entry, named by the
-case's store index."""
+sealed payload, its consent's sealed record and a reverse referral's sealed payload made
+unreadable, every call the policy refuses is still refused as not permitted (an attempt to open
+any would fail the call INTERNAL), and a compliance query by the person's resident id finds each
+refusal's ledger entry, named by the store index of the case (or of the reverse referral)."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ from aidbridge.v1 import (
     resources_pb2,
 )
 from gateway.services.convert import timestamp
-from gateway.store.models import Case, Consent, Referral
+from gateway.store.models import Case, Consent, Referral, ReverseReferral
 from tests.conftest import start_gateway
 from tests.e2e.flow import (
     CHARITY_A,
@@ -60,12 +60,36 @@ def _seal_shut(gw, referred: Referred) -> None:
         )
 
 
-def _refused_calls(charity_b, charity_a, referred: Referred) -> dict[str, object]:
-    """Each RPC that opened the case (or the consent) before its decision, called by an
-    organisation the policy refuses: method name → a thunk making the call."""
+def _sealed_reverse(gw, charity_a, person) -> str:
+    """A reverse referral of ``person`` from charity A to the bureau, its payload (the person,
+    the reason, the consent) then made undecryptable: its id."""
+    from tests.referrals.loop import reverse_request
+
+    made = charity_a.referrals.CreateReverseReferral(
+        reverse_request(gw, person, rid="sealed-reverse", office=GOV)
+    )
+    with gw.app.store.write() as session:
+        session.execute(
+            update(ReverseReferral)
+            .where(ReverseReferral.reverse_referral_id == made.reverse_referral_id)
+            .values(payload_enc=UNREADABLE)
+        )
+    return made.reverse_referral_id
+
+
+def _refused_calls(charity_b, charity_a, referred: Referred, reverse_id: str) -> dict[str, object]:
+    """Each RPC that opened the case (or the consent, or the reverse referral) before its
+    decision, called by an organisation the policy refuses: method name → a thunk making the
+    call."""
     ref, case, consent = referred.referral_id, referred.case_id, referred.consent_id
     now = time.time_ns()
     return {
+        # Only the receiving office reports an outcome; the subject was in the sealed payload.
+        "ReportReverseOutcome": lambda: charity_b.referrals.ReportReverseOutcome(
+            referrals_pb2.ReportReverseOutcomeRequest(
+                request_id="sealed-outcome", reverse_referral_id=reverse_id, state="received"
+            )
+        ),
         "UpdateReferralState": lambda: charity_b.referrals.UpdateReferralState(
             referrals_pb2.UpdateReferralStateRequest(
                 request_id="sealed-update",
@@ -135,9 +159,10 @@ def test_a_refused_call_never_opens_the_case_in_any_service(gw):
     officer = gw.client(COMPLIANCE, "inspector-9")
     person = adults(1, seed=41)[0]
     referred = refer(gov, person, tag="sealed-all")
+    reverse_id = _sealed_reverse(gw, charity_a, person)
     _seal_shut(gw, referred)
 
-    calls = _refused_calls(charity_b, charity_a, referred)
+    calls = _refused_calls(charity_b, charity_a, referred, reverse_id)
     for method, make in calls.items():
         with pytest.raises(grpc.RpcError) as refused:
             make()  # type: ignore[operator]
@@ -175,6 +200,24 @@ def test_an_allowed_call_opens_the_case_after_its_decision(gw):
     assert unreadable.value.code() == grpc.StatusCode.INTERNAL
     with gw.app.store.read() as session:
         assert session.get(Referral, referred.referral_id).state == "requested"
+
+
+def test_an_allowed_outcome_opens_the_reverse_referral_after_its_decision(gw):
+    """The receiving office may report: its call opens the payload once allowed, so the
+    unreadable one fails it (INTERNAL, nothing changed)."""
+    person = adults(1, seed=59)[0]
+    reverse_id = _sealed_reverse(gw, gw.client(CHARITY_A), person)
+    with pytest.raises(grpc.RpcError) as unreadable:
+        gw.client(GOV).referrals.ReportReverseOutcome(
+            referrals_pb2.ReportReverseOutcomeRequest(
+                request_id="sealed-allowed-outcome",
+                reverse_referral_id=reverse_id,
+                state="received",
+            )
+        )
+    assert unreadable.value.code() == grpc.StatusCode.INTERNAL
+    with gw.app.store.read() as session:
+        assert session.get(ReverseReferral, reverse_id).state == "submitted"
 
 
 def test_help_for_a_declared_relative_is_held_without_opening_the_case(gw):

@@ -99,7 +99,7 @@ def help_request(
 def reverse_request(
     gw: Any, case: cases_pb2.Case, *, rid: str, office: str, consent_office: str = "", **kw: Any
 ) -> S.CreateReverseReferralRequest:
-    now = gw.clock.now_ns()
+    now = gw.app.clock.now_ns()
     referral = S.ReverseReferral(
         to_office=office,
         subject_name=case.person.name,
