@@ -194,15 +194,16 @@ def across_words(
     ``_MOST_PIECES`` of them, each no more than ``_MOST_BETWEEN`` characters after the one
     before, with only runs of one or two digits between, form a candidate when their digits
     together are an identifier; the longest candidates are taken first. A run ``blocked``
-    (already removed) and a scrubber's tag between two runs end a candidate, so a scrubbed note
-    scrubs the same."""
+    (already removed by another recogniser) may be a piece, so that the pieces left beside it
+    are removed too; it is not returned again. A scrubber's tag between two runs ends a
+    candidate, so a scrubbed note scrubs the same."""
     candidates: list[tuple[int, int, int, tuple[int, ...], str]] = []
 
     def extend(pieces: tuple[int, ...], digits: str) -> None:
         end = groups[pieces[-1]][1]
         for later in range(pieces[-1] + 1, len(groups)):
             between = text[end : groups[later][0]]
-            if blocked[later] or len(between) > _MOST_BETWEEN or "[" in between or "]" in between:
+            if len(between) > _MOST_BETWEEN or "[" in between or "]" in between:
                 return
             joined = digits + groups[later][2].digits
             if len(joined) <= _LONGEST:
@@ -215,14 +216,15 @@ def across_words(
                 return
 
     for first in range(len(groups)):
-        if not blocked[first]:
-            extend((first,), groups[first][2].digits)
+        extend((first,), groups[first][2].digits)
     taken: list[tuple[int, int]] = []
     found: list[tuple[DigitRun, str]] = []
     for _, first, last, pieces, tag in sorted(candidates):
+        if all(blocked[i] for i in pieces):
+            continue
         if all(last < a or first > b for a, b in taken):
             taken.append((first, last))
-            found += [(groups[i][2], tag) for i in pieces]
+            found += [(groups[i][2], tag) for i in pieces if not blocked[i]]
     return found
 
 
