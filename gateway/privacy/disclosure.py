@@ -35,6 +35,7 @@ from gateway.clock import to_date
 from gateway.keys import KeyRing
 from gateway.privacy.pseudonyms import pseudonym_for
 from gateway.privacy.scrub import KnownValue, known_values, scrub_narrative
+from gateway.privacy.scrub.memo import MEMO
 from gateway.privacy.transform import ObligationError, Released, apply_obligations, withheld_values
 
 if TYPE_CHECKING:
@@ -85,7 +86,7 @@ class Disclosure:
             return text
         if action == "drop":
             return ""
-        return scrub_narrative(text, self.known)
+        return MEMO.scrub(text, self.known)
 
     def shows(self, name: str) -> bool:
         """Whether reference ``name`` leaves with this call."""

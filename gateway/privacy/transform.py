@@ -28,7 +28,8 @@ from gateway.errors import PermissionDenied
 from gateway.keys import KeyRing
 from gateway.privacy import generalise
 from gateway.privacy.pseudonyms import pseudonym_for
-from gateway.privacy.scrub import KnownValue, known_values, scrub_narrative
+from gateway.privacy.scrub import KnownValue, known_values
+from gateway.privacy.scrub.memo import MEMO
 
 ACTIONS = frozenset({"plain", "pseudonymise", "generalise", "mask", "drop", "scrub"})
 GENERALISED_NAMES: Mapping[str, str] = {
@@ -192,7 +193,7 @@ def _transform(
     if action == "scrub":
         if not isinstance(value, str):
             raise ObligationError(f"expected free text in {field!r} to scrub")
-        return field, scrub_narrative(value, known)
+        return field, MEMO.scrub(value, known)
     return GENERALISED_NAMES.get(field, field), _generalised(field, value, params, record, today)
 
 
