@@ -479,7 +479,7 @@ NUMBER_FORMS = (
     "pieces",
 )
 # What stands between the pieces of a number written in words ("138，中间1234，后四位5678").
-_BETWEEN_PIECES = ("，中间", "，然后是", "，接着", "，后四位", "（后面）", "再", "，尾号")
+BETWEEN_PIECES = ("，中间", "，然后是", "，接着", "，后四位", "（后面）", "再", "，尾号")
 
 
 def written_number(digits: str, rng: random.Random, form: str | None = None) -> str:
@@ -508,13 +508,14 @@ def written_number(digits: str, rng: random.Random, form: str | None = None) -> 
         )
     if form == "zero-width":
         return "\u200b".join(digits)
-    cuts = sorted(rng.sample(range(1, len(digits)), k=min(3, len(digits) - 1)))
     if form == "pieces":
         cuts = sorted(rng.sample(range(3, len(digits) - 2), k=rng.randint(1, 3)))
+    else:
+        cuts = sorted(rng.sample(range(1, len(digits)), k=min(3, len(digits) - 1)))
     pieces = [digits[a:b] for a, b in zip([0, *cuts], [*cuts, len(digits)], strict=True)]
     if form == "pieces":
         return "".join(
-            piece if i == 0 else rng.choice(_BETWEEN_PIECES) + piece
+            piece if i == 0 else rng.choice(BETWEEN_PIECES) + piece
             for i, piece in enumerate(pieces)
         )
     return rng.choice(_GROUP_SEPARATORS).join(pieces)
