@@ -28,6 +28,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from gateway.privacy.scrub import KnownValue, known_values, scrub_narrative  # noqa: E402
+from gateway.services import convert  # noqa: E402
 from gateway.synthetic import obfuscated_note, synthetic_case  # noqa: E402
 
 TODAY = date(2026, 11, 27)
@@ -39,18 +40,9 @@ def workload(count: int, seed: int = 2026) -> list[Note]:
     rng = random.Random(seed)
     for index in range(count):
         case = synthetic_case(seed * 100_000 + index, today=TODAY)
-        p = case.person
-        record = {
-            "name": p.name,
-            "resident_id": p.resident_id,
-            "phone": p.phone,
-            "address": p.address,
-            "street": p.street,
-            "community": p.community,
-            "relatives": [{"name": r.name} for r in case.relatives],
-        }
         length = rng.randint(200, 460)  # a note of 200-500 characters
-        notes.append((obfuscated_note(case, rng, min_length=length), known_values(record)))
+        known = known_values(convert.case_to_record(case))
+        notes.append((obfuscated_note(case, rng, min_length=length), known))
     return notes
 
 

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from gateway.privacy.scrub import KnownValue, known_values, scrub_narrative
 from gateway.privacy.scrub.memo import ScrubMemo
+from gateway.services import convert
 from gateway.synthetic import obfuscated_note, synthetic_case
 
 TODAY = date(2026, 11, 27)
@@ -24,16 +25,9 @@ def _notes(count: int) -> list[tuple[str, list[KnownValue], list[str]]]:
     for index in range(count):
         case = synthetic_case(7_000 + index, today=TODAY)
         p = case.person
-        record = {
-            "name": p.name,
-            "resident_id": p.resident_id,
-            "phone": p.phone,
-            "street": p.street,
-            "community": p.community,
-            "relatives": [{"name": r.name} for r in case.relatives],
-        }
         note = obfuscated_note(case, rng, min_length=200)
-        notes.append((note, known_values(record), [p.name, p.resident_id, p.phone]))
+        known = known_values(convert.case_to_record(case))
+        notes.append((note, known, [p.name, p.resident_id, p.phone]))
     return notes
 
 
