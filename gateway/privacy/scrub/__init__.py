@@ -36,7 +36,9 @@ from gateway.privacy.scrub.normalise import (
 __all__ = ["KnownValue", "address_parts", "known_values", "scrub_narrative", "tags"]
 
 # Known values come first: their tag (the role in the record) wins over a recogniser's.
-_KNOWN, _RECOGNISED = 0, 1
+# Of overlapping spans of one length, the lowest rank's tag stands: a known value's, then an
+# identifier joined from pieces (more than a piece alone could be read as), then a recogniser's.
+_KNOWN, _PIECES, _RECOGNISED = 0, 1, 2
 # A known value of fewer characters would remove too much ordinary text wherever it occurs.
 _MIN_KNOWN_LENGTH = 2
 _PHONES = frozenset({tags.MOBILE, tags.LANDLINE})
@@ -69,7 +71,7 @@ def scrub_narrative(text: str, known: Iterable[KnownValue | str] = ()) -> str:
             for _, _, run in groups
         ]
         for run, tag in numbers.across_words(norm.text, groups, blocked):
-            spans.append((run.starts[0], run.ends[-1], _RECOGNISED, tag))
+            spans.append((run.starts[0], run.ends[-1], _PIECES, tag))
     if not spans:
         return text
     return _replaced(text, spans)
@@ -125,7 +127,7 @@ def _with_plus(text: str, start: int) -> int:
 
 def _replaced(text: str, spans: list[tuple[int, int, int, str]]) -> str:
     """``text`` with each group of overlapping spans replaced by one tag: the longest span's,
-    a known value's before a recogniser's of the same length."""
+    the lowest rank's (``_KNOWN`` first) of the same length."""
     spans.sort(key=lambda s: (s[0], -s[1]))
     parts: list[str] = []
     kept_from = 0

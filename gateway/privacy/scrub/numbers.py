@@ -195,8 +195,9 @@ def across_words(
     before, with only runs of one or two digits between, form a candidate when their digits
     together are an identifier; the longest candidates are taken first. A run ``blocked``
     (already removed by another recogniser) may be a piece, so that the pieces left beside it
-    are removed too; it is not returned again. A scrubber's tag between two runs ends a
-    candidate, so a scrubbed note scrubs the same."""
+    are removed too; it is returned with the rest, so that the identifier's tag and its whole
+    piece (a final ``x`` the run recogniser left) replace the narrower reading. A scrubber's
+    tag between two runs ends a candidate, so a scrubbed note scrubs the same."""
     candidates: list[tuple[int, int, int, tuple[int, ...], str]] = []
 
     def extend(pieces: tuple[int, ...], digits: str) -> None:
@@ -206,7 +207,7 @@ def across_words(
             if len(between) > _MOST_BETWEEN or "[" in between or "]" in between:
                 return
             joined = digits + groups[later][2].digits
-            if len(joined) <= _LONGEST:
+            if len(joined) <= _LONGEST and not counts[later]:
                 tag = _tag_of_pieces(joined, len(groups[pieces[0]][2].digits))
                 if tag is not None:
                     candidates.append((-len(joined), pieces[0], later, (*pieces, later), tag))
@@ -215,8 +216,11 @@ def across_words(
             if len(groups[later][2].digits) > _SKIPPABLE:
                 return
 
+    # A run right before 位 counts digits ("后四位", "前3位"): a word between pieces, not one.
+    counts = [text.startswith("位", end) for _, end, _ in groups]
     for first in range(len(groups)):
-        extend((first,), groups[first][2].digits)
+        if not counts[first]:
+            extend((first,), groups[first][2].digits)
     taken: list[tuple[int, int]] = []
     found: list[tuple[DigitRun, str]] = []
     for _, first, last, pieces, tag in sorted(candidates):
@@ -224,7 +228,7 @@ def across_words(
             continue
         if all(last < a or first > b for a, b in taken):
             taken.append((first, last))
-            found += [(groups[i][2], tag) for i in pieces if not blocked[i]]
+            found += [(groups[i][2], tag) for i in pieces]
     return found
 
 
@@ -242,6 +246,10 @@ def _tag_of_pieces(digits: str, first: int) -> str | None:
     tag = mobile_tag(digits)
     if tag == MOBILE or (tag == LANDLINE and first >= 3):
         return tag
+    # Eleven digits shaped like a mobile whose first piece holds its network prefix: a block
+    # libphonenumber does not know yet (as one run it would go as [号码]) is removed as well.
+    if len(digits) == 11 and digits[0] == "1" and digits[1] in "3456789" and first >= 3:
+        return MOBILE
     if 16 <= len(digits) <= 19 and digits.startswith("62") and luhn.is_valid(digits):
         return BANK_CARD
     return None
