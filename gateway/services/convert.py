@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from google.protobuf.timestamp_pb2 import Timestamp
@@ -16,20 +17,24 @@ _SEX_BACK = {v: k for k, v in _SEX.items()}
 def _enum_name(enum: Any, value: int) -> str:
     """SEVERITY_HIGH → "high": the prefix is the enum's own name."""
     full = enum.Name(value)
-    prefix = full.split("_")[0]
-    for candidate in enum.keys():  # noqa: SIM118 (an EnumTypeWrapper, not a dict)
-        if candidate.endswith("_UNSPECIFIED"):
-            prefix = candidate[: -len("UNSPECIFIED")]
-            break
-    return full[len(prefix) :].lower()
+    return full[len(_prefix_of(enum.DESCRIPTOR) or full.split("_")[0]) :].lower()
 
 
 def _enum_value(enum: Any, name: str) -> int:
-    for candidate in enum.keys():  # noqa: SIM118 (an EnumTypeWrapper, not a dict)
+    prefix = _prefix_of(enum.DESCRIPTOR)
+    if prefix is None:
+        raise ValueError(name)
+    return int(enum.Value(prefix + name.upper()))
+
+
+@functools.cache
+def _prefix_of(descriptor: Any) -> str | None:
+    """The prefix of an enum's values ("SEVERITY_"), named by its ``…_UNSPECIFIED`` value;
+    looked up once per enum (a summary translates several values)."""
+    for candidate in descriptor.values_by_name:
         if candidate.endswith("_UNSPECIFIED"):
-            prefix = candidate[: -len("UNSPECIFIED")]
-            return int(enum.Value(prefix + name.upper()))
-    raise ValueError(name)
+            return candidate[: -len("UNSPECIFIED")]
+    return None
 
 
 # Public names for the translations other services share (e.g. HelpKind ↔ "visits_and_care").
