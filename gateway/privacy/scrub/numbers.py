@@ -14,7 +14,7 @@ removed as a number the scrubber cannot place: failing a checksum does not make 
 with one digit mistyped still names its person).
 
 A number can also be written in pieces with a few words between them (``前三位138，中间1234，后四位
-5678``): ``across_words`` joins up to four neighbouring pieces and removes each piece of what
+5678``): ``across_words`` joins up to six neighbouring pieces and removes each piece of what
 together is a resident id, a phone number or a UnionPay card (62…, with its Luhn digit).
 """
 
@@ -181,7 +181,7 @@ def identify(run: DigitRun) -> list[Found]:
 
 # A number written in pieces: at most this many pieces, at most this many characters between
 # two, in which a run of one or two digits may stand (the numerals of "后四位" are digits too).
-_MOST_PIECES = 4
+_MOST_PIECES = 6
 _MOST_BETWEEN = 10
 _SKIPPABLE = 2
 
