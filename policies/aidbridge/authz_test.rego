@@ -3,7 +3,9 @@
 # regopy 1.5.2 cannot compile `with input as {...}` when the policy calls any function, so the
 # helper below replaces input key by key (`with input.caller as ...`), which both engines accept;
 # absent keys are given as null, which the policy treats as absent. Values reach `with` as local
-# variables: regopy misreads a rule reference there.
+# variables: regopy misreads a rule reference there. regopy's compile time grows with every
+# `with` in the bundle's tests (about a second each), so the other test modules decide through
+# this one helper too.
 package aidbridge.authz_test
 
 import rego.v1
@@ -20,6 +22,7 @@ decide(i) := d if {
 	resource := object.get(i, "resource", null)
 	subject := object.get(i, "subject", null)
 	consent := object.get(i, "consent", null)
+	conflict := object.get(i, "conflict", null)
 	d := authz.decision with input.now_ns as now_ns
 		with input.caller as caller
 		with input.method as method
@@ -28,6 +31,7 @@ decide(i) := d if {
 		with input.resource as resource
 		with input.subject as subject
 		with input.consent as consent
+		with input.conflict as conflict
 }
 
 now := 1795804588684864892

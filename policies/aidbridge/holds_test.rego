@@ -3,7 +3,7 @@ package aidbridge.holds_test
 
 import rego.v1
 
-import data.aidbridge.authz
+import data.aidbridge.authz_test
 import data.aidbridge.holds
 
 forever := 9223372036854775807
@@ -90,8 +90,7 @@ test_a_consent_that_is_not_an_object_does_not_count if {
 # The decision carries the interval, allowed or denied.
 test_the_decision_carries_the_interval if {
 	c := consent
-	d := authz.decision with input.now_ns as 6000
-		with input.consent as c
+	d := authz_test.decide({"now_ns": 6000, "consent": c})
 	d.allow == false
 	d.holds.from_ns == 5000
 	d.holds.until_ns == forever

@@ -1,30 +1,12 @@
-# Tests of integrity.rego through the authz decision (see authz_test.rego on the `with` form).
+# Tests of integrity.rego through the authz decision, decided by authz_test.rego's helper (see
+# there on the `with` form).
 package aidbridge.integrity_test
 
 import rego.v1
 
-import data.aidbridge.authz
+import data.aidbridge.authz_test
 
-decide(i) := d if {
-	now_ns := object.get(i, "now_ns", null)
-	caller := object.get(i, "caller", null)
-	method := object.get(i, "method", null)
-	purpose := object.get(i, "purpose", null)
-	release := object.get(i, "release", null)
-	resource := object.get(i, "resource", null)
-	subject := object.get(i, "subject", null)
-	consent := object.get(i, "consent", null)
-	conflict := object.get(i, "conflict", null)
-	d := authz.decision with input.now_ns as now_ns
-		with input.caller as caller
-		with input.method as method
-		with input.purpose as purpose
-		with input.release as release
-		with input.resource as resource
-		with input.subject as subject
-		with input.consent as consent
-		with input.conflict as conflict
-}
+decide(i) := authz_test.decide(i)
 
 # The flags as a set: regopy hands a sorted set back in a form `==` with an array literal does not
 # match, while membership works on both engines.
