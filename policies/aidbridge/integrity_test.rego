@@ -6,8 +6,6 @@ import rego.v1
 
 import data.aidbridge.authz_test
 
-decide(i) := authz_test.decide(i)
-
 # The flags as a set: regopy hands a sorted set back in a form `==` with an array literal does not
 # match, while membership works on both engines.
 flag_set(d) := {f | some f in d.flags}
@@ -36,29 +34,29 @@ create := {
 }
 
 test_referring_a_declared_relative_is_flagged_and_needs_a_second_approver if {
-	flag_set(decide(relative)) == {"declared-relative", "second-approval"}
+	flag_set(authz_test.decide(relative)) == {"declared-relative", "second-approval"}
 }
 
 test_referring_a_declared_relative_is_allowed if {
-	decide(relative).allow
+	authz_test.decide(relative).allow
 }
 
 relative := object.union(create, {"conflict": {"declared_relative": true, "relationships": ["sibling"]}})
 
 test_referring_anyone_else_carries_no_integrity_flag if {
-	d := decide(object.union(create, {"conflict": {"declared_relative": false, "relationships": []}}))
+	d := authz_test.decide(object.union(create, {"conflict": {"declared_relative": false, "relationships": []}}))
 	d.allow
 	count(d.flags) == 0
 }
 
 test_a_call_without_the_conflict_fact_carries_no_integrity_flag if {
-	d := decide(create)
+	d := authz_test.decide(create)
 	d.allow
 	count(d.flags) == 0
 }
 
 test_a_method_not_held_is_flagged_only if {
-	flag_set(decide(getcase)) == {"declared-relative"}
+	flag_set(authz_test.decide(getcase)) == {"declared-relative"}
 }
 
 getcase := {
@@ -68,7 +66,7 @@ getcase := {
 }
 
 test_a_denied_call_carries_no_flag if {
-	d := decide(object.union(create, {
+	d := authz_test.decide(object.union(create, {
 		"caller": {"org": "charity-harbour", "role": "charity", "actor": "staff-101"},
 		"conflict": {"declared_relative": true},
 	}))
@@ -79,17 +77,17 @@ test_a_denied_call_carries_no_flag if {
 supervisor := {"org": "jb-supervision", "role": "compliance", "actor": "au-001"}
 
 test_compliance_lists_and_resolves_flags if {
-	decide({"now_ns": now, "caller": supervisor, "method": "aidbridge.v1.IntegrityService/ListFlags", "resource": {"kind": "none"}}).allow
-	decide({"now_ns": now, "caller": supervisor, "method": "aidbridge.v1.IntegrityService/ResolveFlag", "resource": {"kind": "ledger", "id": "flag-1"}}).allow
+	authz_test.decide({"now_ns": now, "caller": supervisor, "method": "aidbridge.v1.IntegrityService/ListFlags", "resource": {"kind": "none"}}).allow
+	authz_test.decide({"now_ns": now, "caller": supervisor, "method": "aidbridge.v1.IntegrityService/ResolveFlag", "resource": {"kind": "ledger", "id": "flag-1"}}).allow
 }
 
 test_a_caseworker_cannot_resolve_a_flag if {
-	d := decide({"now_ns": now, "caller": caseworker, "method": "aidbridge.v1.IntegrityService/ResolveFlag", "resource": {"kind": "ledger", "id": "flag-1"}})
+	d := authz_test.decide({"now_ns": now, "caller": caseworker, "method": "aidbridge.v1.IntegrityService/ResolveFlag", "resource": {"kind": "ledger", "id": "flag-1"}})
 	not d.allow
 }
 
 test_a_second_approver_acts_only_for_their_own_organisation if {
-	d := decide({
+	d := authz_test.decide({
 		"now_ns": now, "caller": caseworker, "method": "aidbridge.v1.IntegrityService/ApproveAction",
 		"resource": {"kind": "action", "id": "act-1", "owner_org": "jb-guanyinqiao-office"},
 	})
@@ -111,20 +109,20 @@ pull := {
 pulled(changes) := object.union(pull.resource, changes)
 
 test_a_pull_through_a_live_referral_is_allowed_without_the_flag if {
-	d := decide(pull)
+	d := authz_test.decide(pull)
 	d.allow
 	not "pull-without-live-referral" in flag_set(d)
 }
 
 test_a_pull_through_a_closed_referral_is_denied_and_flagged if {
 	some state in ["completed", "cancelled", "rejected", "failed", "expired"]
-	d := decide(object.union(pull, {"resource": pulled({"state": state})}))
+	d := authz_test.decide(object.union(pull, {"resource": pulled({"state": state})}))
 	not d.allow
 	flag_set(d) == {"pull-without-live-referral"}
 }
 
 test_a_pull_through_another_charitys_referral_is_denied_and_flagged if {
-	d := decide(object.union(pull, {"resource": pulled({"to_org": "charity-harbour"})}))
+	d := authz_test.decide(object.union(pull, {"resource": pulled({"to_org": "charity-harbour"})}))
 	not d.allow
 	flag_set(d) == {"pull-without-live-referral"}
 }
@@ -134,22 +132,22 @@ test_a_stream_summary_and_contact_details_without_a_live_referral_are_flagged if
 		"method": "aidbridge.v1.CaseService/StreamCaseSummaries",
 		"resource": pulled({"state": "completed"}),
 	})
-	flag_set(decide(stream)) == {"pull-without-live-referral"}
+	flag_set(authz_test.decide(stream)) == {"pull-without-live-referral"}
 	contact := object.union(pull, {
 		"method": "aidbridge.v1.CaseService/GetContactDetails", "release": "contact",
 		"resource": pulled({"to_org": "charity-harbour"}),
 	})
-	flag_set(decide(contact)) == {"pull-without-live-referral"}
+	flag_set(authz_test.decide(contact)) == {"pull-without-live-referral"}
 }
 
 test_a_pull_denied_for_its_consent_on_a_live_referral_is_not_flagged if {
-	d := decide(object.union(pull, {"consent": object.union(active_consent, {"state": "withdrawn"})}))
+	d := authz_test.decide(object.union(pull, {"consent": object.union(active_consent, {"state": "withdrawn"})}))
 	not d.allow
 	count(d.flags) == 0
 }
 
 test_contact_details_before_acceptance_are_denied_but_not_flagged if {
-	d := decide(object.union(pull, {
+	d := authz_test.decide(object.union(pull, {
 		"method": "aidbridge.v1.CaseService/GetContactDetails", "release": "contact",
 		"resource": pulled({"state": "requested"}),
 	}))
@@ -158,7 +156,7 @@ test_contact_details_before_acceptance_are_denied_but_not_flagged if {
 }
 
 test_a_caller_not_granted_the_release_is_denied_without_the_flag if {
-	d := decide(object.union(pull, {"caller": caseworker}))
+	d := authz_test.decide(object.union(pull, {"caller": caseworker}))
 	not d.allow
 	count(d.flags) == 0
 }
