@@ -84,7 +84,14 @@ class Person:
     # Identifiers, each in its canonical form: what the scan looks for.
     numbers: list[str] = field(default_factory=list)
     texts: list[str] = field(default_factory=list)
+    # WeChat ids that are mostly "_" and "-" ("t_-3-y"): without their separators they are a
+    # few letters that random tokens (hashes, pseudonyms) hold by chance, so the scan looks
+    # for these as written.
+    written: list[str] = field(default_factory=list)
     referrals: dict[str, str] = field(default_factory=dict)  # charity -> referral id
+
+
+SHORTEST_COMPACT_ID = 6
 
 
 def compact(text: str) -> str:
@@ -100,7 +107,11 @@ def identifiers(person: Person, *notes: Any) -> None:
     person.texts += [compact(r.name) for r in person.case.relatives]
     for note in notes:
         person.numbers.append(compact(note.bank_card))
-        person.texts += [compact(note.email), compact(note.wechat)]
+        person.texts.append(compact(note.email))
+        if len(compact(note.wechat)) >= SHORTEST_COMPACT_ID:
+            person.texts.append(compact(note.wechat))
+        else:
+            person.written.append(canonical(note.wechat).lower())
 
 
 def scope(rng: random.Random) -> list[str]:
@@ -508,6 +519,13 @@ def leaks(received: Iterable[Received], people: list[Person]) -> list[tuple[int,
             for at in range(len(token) - length + 1):
                 if token[at : at + length] in words:
                     found.append((words[token[at : at + length]], token[at : at + length]))
+    written = "\n".join(
+        canonical(chunk.decode("utf-8", errors="replace")).lower()
+        for got in received
+        for chunk in got.chunks
+    )
+    for index, person in enumerate(people):
+        found += [(index, word) for word in person.written if word in written]
     return found
 
 
@@ -582,3 +600,22 @@ def test_the_scan_finds_an_identifier_written_in_any_form() -> None:
     clean = Received()
     clean.chunks.append("[申请人]，住[地址]，电话[手机号]".encode())
     assert not leaks([clean], [person])
+
+
+def test_the_scan_finds_a_short_wechat_id_as_written_and_not_by_chance_in_a_hash() -> None:
+    """A WeChat id that is mostly separators ("t_-3-y") is looked for as written: found in a
+    note, not "found" in a hash that happens to hold its three letters."""
+
+    @dataclass
+    class Note:
+        bank_card: str = "6222020200112233445"
+        email: str = "wang2024@qq.com"
+        wechat: str = "t_-3-y"
+
+    person = Person(synthetic_cases(1, seed=5)[0])
+    identifiers(person, Note())
+    assert person.written == ["t_-3-y"]
+    for text, leaked in (("微信Ｔ_-3-y。", True), ("微信t3y。", False), ("sha256:9qt3yzx0a", False)):
+        got = Received()
+        got.chunks.append(text.encode())
+        assert bool(leaks([got], [person])) is leaked, text
