@@ -615,7 +615,8 @@ def test_the_scan_finds_a_short_wechat_id_as_written_and_not_by_chance_in_a_hash
     person = Person(synthetic_cases(1, seed=5)[0])
     identifiers(person, Note())
     assert person.written == ["t_-3-y"]
-    for text, leaked in (("微信Ｔ_-3-y。", True), ("微信t3y。", False), ("sha256:9qt3yzx0a", False)):
+    cases = (("微信Ｔ_-3-y。", True), ("微信t3y。", False), ("sha256:9qt3yzx0a", False))
+    for text, leaked in cases:
         got = Received()
         got.chunks.append(text.encode())
         assert bool(leaks([got], [person])) is leaked, text
