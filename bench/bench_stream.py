@@ -9,19 +9,19 @@ release k = 1 (AIDBRIDGE_RELEASE_K) so that every synthetic summary is sent: the
 pass still runs over each page, it only never needs to generalise. The bare server streams the
 exact bytes the gateway sent.
 
-Last run (60 referrals, narratives of ~100 characters, 2 shared cores): bare stream
-~9,000-12,100 summaries/s, gateway stream ~1,340-1,510/s (0.12-0.15x; ~1,110/s measured the same
-hour on the code before it), single pulls ~205-280/s; the target is not met. On a slower machine,
-with the scrub memo: bare 5,065-6,787/s, gateway 667-903/s (0.12-0.13x). Later streams reuse the
-first one's decisions from the decision cache (same inputs but for now_ns); the first stream,
-every decision evaluated, runs ~330-400/s. CPU per summary in the page's handler (process
-CPU time of pages run in process): ~0.42 ms with cached decisions, of which the narrative
-scrubber ~0.12 ms; the rest is spread (the decision-cache key, pseudonyms, the ledger entry's
-canonical JSON, hash and tag, the consent's state, the message). An evaluated decision adds
-~1.5 ms (regopy's query). Each summary's ledger row is built in the page's thread and goes
-into the batch's one multi-row insert. The rows of a page cannot share a decision: each input
-holds its own referral and consent ids and its own instants (consent validity, birthdays),
-which the policy reads.
+Last run (60 referrals, narratives of ~100 characters, 2 shared cores): bare stream ~9,000-12,100
+summaries/s, gateway stream ~1,340-1,510/s (0.12-0.15x; ~1,110/s measured the same hour on the code
+before it), single pulls ~205-280/s; the target is not met. On a slower machine, with the scrub
+memo: bare 5,065-6,787/s, gateway 667-903/s (0.12-0.13x); 2026-12-05, same machine class: bare
+7,120-7,742/s, gateway 1,013-1,059/s (0.14x), first stream 249-323/s. Later streams reuse the first
+one's decisions from the decision cache (same inputs but for now_ns); the first stream, every
+decision evaluated, runs ~330-400/s. CPU per summary in the page's handler (process CPU time of
+pages run in process): ~0.42 ms with cached decisions, of which the narrative scrubber ~0.12 ms;
+the rest is spread (the decision-cache key, pseudonyms, the ledger entry's canonical JSON, hash and
+tag, the consent's state, the message). An evaluated decision adds ~1.5 ms (regopy's query). Each
+summary's ledger row is built in the page's thread and goes into the batch's one multi-row insert.
+The rows of a page cannot share a decision: each input holds its own referral and consent ids and
+its own instants (consent validity, birthdays), which the policy reads.
 """
 
 from __future__ import annotations
