@@ -12,7 +12,7 @@ exact bytes the gateway sent.
 Last run (60 referrals, narratives of ~100 characters, 2 shared cores): bare stream ~9,000-12,100
 summaries/s, gateway stream ~1,340-1,510/s (0.12-0.15x; ~1,110/s measured the same hour on the code
 before it), single pulls ~205-280/s; the target is not met. On a slower machine, with the scrub
-memo: bare 5,065-6,787/s, gateway 667-903/s (0.12-0.13x); 2026-12-05, same machine class: bare
+memo: bare 5,065-6,787/s, gateway 667-903/s (0.12-0.13x); 2026-12-05: bare
 7,120-7,742/s, gateway 1,013-1,059/s (0.14x), first stream 249-323/s. Later streams reuse the first
 one's decisions from the decision cache (same inputs but for now_ns); the first stream, every
 decision evaluated, runs ~330-400/s. CPU per summary in the page's handler (process CPU time of
